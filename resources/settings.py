@@ -1,0 +1,95 @@
+"""Where Waybill's settings come from: environment variables only (LANDSCAPE §6).
+
+Nothing here holds a secret: URLs are read from the environment when a connection is made, and
+whatever is shown to a person goes through :func:`mask_url` first.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+#: The database roles Waybill talks to, in the order they are set up.
+SOURCE_SYSTEMS = ("erp", "wms", "fleet", "billing")
+DATABASE_ROLES = ("warehouse", *SOURCE_SYSTEMS)
+
+#: The environment variable that points each role at a server (LANDSCAPE §6).
+URL_ENV = {
+    "warehouse": "WAYBILL_WAREHOUSE_URL",
+    "erp": "WAYBILL_ERP_URL",
+    "wms": "WAYBILL_WMS_URL",
+    "fleet": "WAYBILL_FLEET_URL",
+    "billing": "WAYBILL_BILLING_URL",
+}
+
+#: Database name of each role on the embedded server, used when its URL is not set.
+EMBEDDED_DATABASE = {
+    "warehouse": "waybill",
+    "erp": "erp",
+    "wms": "wms",
+    "fleet": "fleet",
+    "billing": "billing",
+}
+
+HOME_ENV = "WAYBILL_HOME"
+EDI_INBOX_ENV = "WAYBILL_EDI_INBOX"
+REPORTS_DIR_ENV = "WAYBILL_REPORTS_DIR"
+
+
+class WaybillError(Exception):
+    """An error meant for a person: its message is one line that names the setting or record."""
+
+
+def waybill_home() -> Path:
+    """The project-local folder for the embedded server, Dagster's instance and the sandbox inbox.
+
+    `.waybill` below the working directory (the checkout, when run through make or `dagster dev`),
+    unless WAYBILL_HOME says otherwise.
+    """
+    return Path(os.environ.get(HOME_ENV) or Path.cwd() / ".waybill").resolve()
+
+
+def edi_inbox() -> Path:
+    return Path(os.environ.get(EDI_INBOX_ENV) or waybill_home() / "edi" / "inbox").resolve()
+
+
+def reports_dir() -> Path:
+    return Path(os.environ.get(REPORTS_DIR_ENV) or waybill_home() / "reports").resolve()
+
+
+def configured_url(role: str) -> str | None:
+    """The URL the environment sets for `role`, or None when the embedded server should be used."""
+    return os.environ.get(URL_ENV[role]) or None
+
+
+def mask_url(url: str) -> str:
+    """`url` with any password replaced by ***, safe for logs, metadata and error messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparseable URL>"
+
+
+def sqlalchemy_url(url: str, setting: str) -> str:
+    """Turn a plain `postgresql://` URL (as LANDSCAPE allows) into one for psycopg 3.
+
+    SQLAlchemy 2.1 already maps `postgresql://` to psycopg 3, but naming the driver keeps the
+    choice explicit; any other scheme is refused with the setting's name.
+    """
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise WaybillError(
+            f"{setting}: not a URL; expected postgresql://user@host:port/database"
+        ) from None
+    if parsed.get_backend_name() != "postgresql":
+        raise WaybillError(
+            f"{setting}: {mask_url(url)} is not a PostgreSQL URL; "
+            "expected postgresql://user@host:port/database"
+        )
+    if not parsed.database:
+        raise WaybillError(f"{setting}: {mask_url(url)} names no database")
+    return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
