@@ -1,0 +1,73 @@
+"""One source system (ERP, WMS, fleet, billing): read-only connections and the schema contract.
+
+Waybill never writes to a source except the ERP's inbound invoice tables (a separate resource):
+every connection here opens with `default_transaction_read_only=on`, so a bug cannot corrupt a
+system of record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import dagster as dg
+import sqlalchemy as sa
+from pydantic import Field
+
+from resources.databases import engine_for, resolve_url
+from resources.settings import URL_ENV, WaybillError
+from sync_assets.mappings import SourceTable
+
+_COLUMNS_SQL = sa.text(
+    """
+    SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type
+    FROM pg_attribute a
+    JOIN pg_class c ON c.oid = a.attrelid
+    JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname = 'public' AND c.relname = :table AND a.attnum > 0 AND NOT a.attisdropped
+    """
+)
+
+
+class SchemaDriftError(WaybillError):
+    """A source table no longer matches its mapping: nothing may be loaded from it."""
+
+
+def check_schema(conn: sa.Connection, table: SourceTable) -> None:
+    """Refuse a source table whose mapped columns are missing or changed type (added columns are fine).
+
+    Run before every read: loading a table that silently lost or retyped a column would push
+    half data downstream.
+    """
+    actual = dict(conn.execute(_COLUMNS_SQL, {"table": table.table}).tuples().all())
+    if not actual:
+        raise SchemaDriftError(f"{table.name}: table not found in the source (schema public)")
+    for column in table.columns:
+        found = actual.get(column.name)
+        if found is None:
+            raise SchemaDriftError(f"{table.name}.{column.name}: column missing in the source")
+        if found != column.type:
+            raise SchemaDriftError(
+                f"{table.name}.{column.name}: type changed in the source: mapped {column.type}, found {found}"
+            )
+
+
+class SourceDatabase(dg.ConfigurableResource):
+    """A source system's database, reached by WAYBILL_<SYSTEM>_URL (embedded database when unset)."""
+
+    system: str = Field(description="erp, wms, fleet or billing")
+    url: str | None = Field(default=None, description="From the system's URL environment variable.")
+
+    @property
+    def setting(self) -> str:
+        return URL_ENV[self.system]
+
+    def engine(self) -> sa.Engine:
+        return engine_for(self.system, resolve_url(self.system, self.url), read_only=True)
+
+    @contextmanager
+    def snapshot(self) -> Iterator[sa.Connection]:
+        """A repeatable-read, read-only transaction: every table read in it sees one instant."""
+        with self.engine().connect().execution_options(isolation_level="REPEATABLE READ") as conn:
+            with conn.begin():
+                yield conn

@@ -1,0 +1,199 @@
+"""`waybill`: the command line for data engineers, the Makefile and other tools (LANDSCAPE §6).
+
+Every command reads its settings from the environment (WAYBILL_*_URL, WAYBILL_EDI_INBOX,
+WAYBILL_REPORTS_DIR; unset URLs use the embedded PostgreSQL) and prints what it did. Errors a
+person can fix are one line on stderr and exit status 2; a failed run exits 1.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict
+
+import click
+
+from resources import embedded
+from resources.databases import embedded_data_dir, engine_for, resolve_url
+from resources.settings import DATABASE_ROLES, SOURCE_SYSTEMS, WaybillError, edi_inbox, mask_url, waybill_home
+
+
+def _fail(message: str, code: int = 2) -> None:
+    click.echo(f"waybill: error: {message}", err=True)
+    sys.exit(code)
+
+
+class _Group(click.Group):
+    """Turns WaybillError anywhere below into one line on stderr instead of a traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except WaybillError as exc:
+            _fail(str(exc))
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Waybill keeps ERP, WMS, fleet and billing in sync and reconciles them into invoices."""
+
+
+def check_connections(roles=DATABASE_ROLES) -> dict[str, str]:
+    """Connect to every role once, so a bad URL fails before any work starts; returns masked URLs."""
+    return {role: mask_url(engine_for(role, resolve_url(role)).url.render_as_string()) for role in roles}
+
+
+# --- the embedded server ---------------------------------------------------------------------
+
+
+@main.group()
+def db() -> None:
+    """The embedded PostgreSQL server (used for every role whose URL is not set)."""
+
+
+@db.command("start")
+def db_start() -> None:
+    """Start the embedded server (or reuse the running one) and create Waybill's databases."""
+    for role, url in check_connections().items():
+        click.echo(f"{role:<10} {url}")
+
+
+@db.command("stop")
+def db_stop() -> None:
+    """Stop the embedded server cleanly."""
+    stopped = embedded.stop(waybill_home() / "pg")
+    click.echo("embedded PostgreSQL stopped" if stopped else "embedded PostgreSQL was not running")
+
+
+@db.command("status")
+def db_status() -> None:
+    """Say whether the embedded server runs, and where each role connects."""
+    running = embedded.is_running(waybill_home() / "pg")
+    click.echo(f"embedded PostgreSQL in {embedded_data_dir()}: {'running' if running else 'stopped'}")
+
+
+# --- the sandbox landscape -------------------------------------------------------------------
+
+
+@main.group()
+def sandbox() -> None:
+    """The simulated landscape (LANDSCAPE §1-4) for demos, tests and benchmarks."""
+
+
+def _source_engines() -> dict:
+    return {system: engine_for(system, resolve_url(system)) for system in SOURCE_SYSTEMS}
+
+
+def _write_manifest(summary) -> None:
+    path = waybill_home() / "sandbox" / "manifest.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(asdict(summary), indent=2, default=str, sort_keys=True))
+    click.echo(f"manifest of planted anomalies: {path}")
+
+
+def _print_summary(summary) -> None:
+    for table, rows in sorted(summary.counts.items()):
+        click.echo(f"  {table:<32} {rows:>12,}")
+    planted = ", ".join(f"{kind} {len(keys)}" for kind, keys in sorted(summary.planted.items()))
+    click.echo(f"planted anomalies: {planted}")
+    click.echo(f"simulated clock: {summary.as_of:%Y-%m-%d %H:%M:%S} UTC; took {summary.elapsed_s:.1f}s")
+
+
+@sandbox.command("up")
+@click.option("--seed", default=42, show_default=True, help="Same seed, same data.")
+@click.option("--orders", default=5000, show_default=True, help="Sales orders to simulate.")
+@click.option("--days", default=30, show_default=True, help="Days of activity, ending at --end.")
+@click.option("--end", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Last simulated day (UTC).")
+def sandbox_up(seed: int, orders: int, days: int, end) -> None:
+    """Create the four source databases' tables and fill them with seeded activity and flaws."""
+    from sync_assets import sandbox as sim
+
+    engines = _source_engines()
+    for system, engine in engines.items():
+        click.echo(f"{system:<8} {mask_url(engine.url.render_as_string())}")
+    summary = sim.build(
+        engines,
+        seed=seed,
+        orders=orders,
+        days=days,
+        end=end.date() if end else sim.DEFAULT_END,
+        edi_inbox=edi_inbox(),
+        progress=click.echo,
+    )
+    _print_summary(summary)
+    _write_manifest(summary)
+
+
+@sandbox.command("tick")
+def sandbox_tick() -> None:
+    """Apply one more slice of live activity (orders, progress, events, charges, corrections)."""
+    from sync_assets import sandbox as sim
+
+    summary = sim.tick(_source_engines(), edi_inbox=edi_inbox(), progress=click.echo)
+    _print_summary(summary)
+
+
+# --- runs ------------------------------------------------------------------------------------
+
+
+def run_job(name: str, *, tags: dict | None = None) -> bool:
+    """Run a job of the code location in this process, recorded in the Dagster instance; print results."""
+    from sync_assets.definitions import defs
+    from sync_assets.instance import instance
+
+    job = defs.resolve_job_def(name)
+    result = job.execute_in_process(instance=instance(), raise_on_error=False, tags=tags)
+    for event in result.get_asset_materialization_events():
+        materialization = event.step_materialization_data.materialization
+        meta = {k: v.value for k, v in materialization.metadata.items()}
+        click.echo(
+            f"  {materialization.asset_key.to_user_string():<28} rows {meta.get('dagster/row_count', '?'):>10}"
+            f"  +{meta.get('inserted', 0)} ~{meta.get('updated', 0)} -{meta.get('deleted', 0)}"
+            f"  {meta.get('duration_s', 0):.2f}s"
+        )
+    for evaluation in result.get_asset_check_evaluations():
+        status = "passed" if evaluation.passed else "FAILED"
+        click.echo(f"  check {evaluation.asset_key.to_user_string()}:{evaluation.check_name} {status}")
+        if not evaluation.passed:
+            offending = evaluation.metadata.get("offending_ids")
+            detail = evaluation.description or (offending.value if offending else "")
+            click.echo(f"      {detail}")
+    for event in result.all_events:
+        if event.is_step_failure:
+            error = event.step_failure_data.error
+            cause = error.cause or error
+            click.echo(f"  step {event.step_key} failed: {cause.message.strip().splitlines()[0]}", err=True)
+    click.echo(f"run {result.run_id} {'succeeded' if result.success else 'FAILED'}")
+    return result.success
+
+
+@main.command("master-data")
+def master_data() -> None:
+    """Snapshot master data from every source into landing and canonical tables (job master_data_sync)."""
+    check_connections()
+    if not run_job("master_data_sync"):
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--orders", default=5000, show_default=True)
+@click.option("--seed", default=42, show_default=True)
+@click.pass_context
+def demo(ctx, orders: int, seed: int) -> None:
+    """Build the sandbox, sync master data, and say what to open next (what `make demo` runs)."""
+    check_connections()
+    ctx.invoke(sandbox_up, seed=seed, orders=orders, days=30, end=None)
+    click.echo("\nmaster-data sync (job master_data_sync):")
+    ok = run_job("master_data_sync")
+    click.echo(
+        "\nNext:\n"
+        "  make dev                 # the Dagster UI on http://127.0.0.1:3000 (asset graph, checks, runs)\n"
+        "  .venv/bin/waybill sandbox tick   # more live activity\n"
+        "  .venv/bin/waybill db stop        # stop the embedded PostgreSQL"
+    )
+    if not ok:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
