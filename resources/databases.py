@@ -7,8 +7,6 @@ a source server's own TimeZone can be anything and must never leak into a date o
 
 from __future__ import annotations
 
-from functools import cache
-
 import psycopg
 import sqlalchemy as sa
 
@@ -48,9 +46,25 @@ def connection_error(role: str, url: str, exc: Exception) -> WaybillError:
     return WaybillError(f"{URL_ENV[role]}: cannot connect to {mask_url(url)}: {reason}")
 
 
-@cache
+_ENGINES: dict[tuple[str, str, bool], sa.Engine] = {}
+
+
 def engine_for(role: str, url: str, *, read_only: bool = False) -> sa.Engine:
-    """A pooled engine for `role` at `url`; the first connection is tried at once so a bad URL fails here."""
+    """A pooled engine for `role` at `url`, made once per process; its first connection is tried at
+    once so a bad URL fails here, with one line naming the setting."""
+    key = (role, url, read_only)
+    if key not in _ENGINES:
+        _ENGINES[key] = _connect(role, url, read_only)
+    return _ENGINES[key]
+
+
+def dispose_engines() -> None:
+    """Close every pooled connection (before dropping a database, or after a fork)."""
+    while _ENGINES:
+        _ENGINES.popitem()[1].dispose()
+
+
+def _connect(role: str, url: str, read_only: bool) -> sa.Engine:
     options = SESSION_OPTIONS + (" -c default_transaction_read_only=on" if read_only else "")
     engine = sa.create_engine(
         url,

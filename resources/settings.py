@@ -66,9 +66,10 @@ def configured_url(role: str) -> str | None:
 
 
 def mask_url(url: str) -> str:
-    """`url` with any password replaced by ***, safe for logs, metadata and error messages."""
+    """`url` as the user wrote it (no driver suffix), password replaced by ***: safe to show anywhere."""
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        parsed = make_url(url)
+        return parsed.set(drivername=parsed.get_backend_name()).render_as_string(hide_password=True)
     except ArgumentError:
         return "<unparseable URL>"
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from dataclasses import asdict
 
 import click
@@ -173,6 +174,23 @@ def master_data() -> None:
     check_connections()
     if not run_job("master_data_sync"):
         sys.exit(1)
+
+
+@main.command()
+@click.option("--port", default=3000, show_default=True)
+def dev(port: int) -> None:
+    """Start the Dagster UI (dagster dev) on 127.0.0.1 with this project's instance and code location."""
+    import os
+    import shutil
+
+    from sync_assets.instance import ensure_dagster_home
+
+    check_connections()  # starts the embedded server and proves every URL before the UI comes up
+    home = ensure_dagster_home()
+    click.echo(f"DAGSTER_HOME={home}\nDagster UI: http://127.0.0.1:{port}")
+    dagster = shutil.which("dagster") or _fail("the dagster command is not installed in this environment")
+    workspace = str(Path(__file__).resolve().parent.parent / "workspace.yaml")
+    os.execv(dagster, [dagster, "dev", "-w", workspace, "-h", "127.0.0.1", "-p", str(port)])
 
 
 @main.command()
