@@ -124,6 +124,9 @@ class Warehouse(dg.ConfigurableResource):
                     tombstone=True,
                 )
                 counts = merge.run(cursor, position)
+            if counts.written:
+                # Fresh statistics keep the next run's key comparison on a hash join.
+                cursor.execute(sql.SQL("ANALYZE {}").format(landing))
         return SnapshotResult(table, rows, counts, position, time.perf_counter() - started)
 
     @staticmethod
