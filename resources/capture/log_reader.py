@@ -1,0 +1,136 @@
+"""Log-based change capture: a logical replication slot per source, polled over an ordinary connection.
+
+The protocol that makes it exactly-once (DESIGN.md, "Change-data polling"):
+1. peek the slot's pending changes (`pg_logical_slot_peek_changes`: nothing is consumed);
+2. apply whole transactions to the warehouse and store the last applied commit LSN there, in one
+   warehouse transaction;
+3. advance the slot to that LSN (`pg_replication_slot_advance`).
+A crash before 2 leaves both sides untouched; a crash between 2 and 3 leaves the slot behind the
+warehouse, and the next poll skips every transaction whose commit LSN the warehouse already has.
+The slot sees hard deletes and writes that skip `updated_at`, which no cursor can.
+"""
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+
+from resources.capture.test_decoding import DecodingError, RowChange, parse_change
+from resources.settings import WaybillError
+
+PLUGIN = "test_decoding"
+PEEK_OPTIONS = ("include-xids", "1", "skip-empty-xacts", "1", "include-timestamp", "1")
+
+
+@dataclass
+class Transaction:
+    xid: str
+    commit_lsn: str = ""
+    changes: list[tuple[str, RowChange]] = field(default_factory=list)  # (lsn, change)
+
+
+def slot_name(system: str) -> str:
+    return f"waybill_{system}"
+
+
+def lsn_value(lsn: str) -> int:
+    """'16/B374D848' as an integer, for comparisons."""
+    high, _, low = lsn.partition("/")
+    return (int(high, 16) << 32) + int(low, 16)
+
+
+class LogReader:
+    """Reads one source database's slot.
+
+    `conn` is an autocommit connection for the slot itself (creating a slot cannot happen inside a
+    transaction); changes are streamed from a second connection inside a read-only transaction,
+    which server-side cursors need.
+    """
+
+    def __init__(self, engine: sa.Engine, conn: sa.Connection, system: str):
+        self.engine = engine
+        self.conn = conn
+        self.system = system
+        self.slot = slot_name(system)
+
+    def slot_exists(self) -> bool:
+        return bool(
+            self.conn.execute(
+                sa.text("SELECT 1 FROM pg_replication_slots WHERE slot_name = :s AND database = current_database()"),
+                {"s": self.slot},
+            ).scalar()
+        )
+
+    def create_slot(self) -> str:
+        wal_level = self.conn.execute(sa.text("SHOW wal_level")).scalar_one()
+        if wal_level != "logical":
+            raise WaybillError(
+                f"{self.system}: log-based capture needs wal_level = logical on the source server (it is {wal_level}); "
+                f"set it or choose capture mode 'cursor' for {self.system}"
+            )
+        return self.conn.execute(
+            sa.text("SELECT lsn::text FROM pg_create_logical_replication_slot(:s, :p)"), {"s": self.slot, "p": PLUGIN}
+        ).scalar_one()
+
+    def drop_slot(self) -> None:
+        self.conn.execute(sa.text("SELECT pg_drop_replication_slot(:s)"), {"s": self.slot})
+
+    def current_lsn(self) -> str:
+        return self.conn.execute(sa.text("SELECT pg_current_wal_lsn()::text")).scalar_one()
+
+    def peek(self, upto_lsn: str, max_rows: int, after_lsn: str | None, seen: list) -> Iterator[Transaction]:
+        """Pending whole transactions committed before `upto_lsn`, oldest first, skipping those
+        committed at or before `after_lsn` (already in the warehouse).
+
+        `max_rows` bounds one poll; PostgreSQL stops only at a transaction boundary, so a single
+        larger transaction still comes whole. `seen` gets one entry per row read, so the caller
+        knows whether the poll reached `upto_lsn` (fewer rows than `max_rows`).
+        """
+        query = sa.text(
+            "SELECT lsn::text, xid::text, data FROM pg_logical_slot_peek_changes(:s, CAST(:upto AS pg_lsn), :n, "
+            + ", ".join(f"'{o}'" for o in PEEK_OPTIONS)
+            + ")"
+        ).execution_options(yield_per=10_000)
+        with self.engine.connect() as conn, conn.begin():
+            rows = conn.execute(query, {"s": self.slot, "upto": upto_lsn, "n": max_rows})
+            yield from self._transactions(rows, after_lsn, seen)
+
+    @staticmethod
+    def _transactions(rows, after_lsn: str | None, seen: list) -> Iterator[Transaction]:
+        skip_until = lsn_value(after_lsn) if after_lsn else -1
+        current: Transaction | None = None
+        for lsn, xid, data in rows:
+            seen.append(None)
+            if data.startswith("BEGIN"):
+                current = Transaction(xid)
+            elif data.startswith("COMMIT"):
+                if current is None:
+                    raise DecodingError(f"change at {lsn}: COMMIT without BEGIN")
+                current.commit_lsn = lsn
+                if lsn_value(lsn) > skip_until:
+                    yield current
+                current = None
+            else:
+                change = parse_change(data, lsn)
+                if change is not None and current is not None:
+                    current.changes.append((lsn, change))
+
+    def advance(self, lsn: str) -> None:
+        self.conn.execute(sa.text("SELECT pg_replication_slot_advance(:s, CAST(:l AS pg_lsn))"), {"s": self.slot, "l": lsn})
+
+    def confirmed_lsn(self) -> str | None:
+        return self.conn.execute(
+            sa.text("SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = :s"), {"s": self.slot}
+        ).scalar()
+
+    def lag_bytes(self) -> int:
+        return int(
+            self.conn.execute(
+                sa.text(
+                    "SELECT coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn), 0) "
+                    "FROM pg_replication_slots WHERE slot_name = :s"
+                ),
+                {"s": self.slot},
+            ).scalar()
+            or 0
+        )

@@ -1,0 +1,42 @@
+"""Capture positions, kept in the warehouse so they commit in the same transaction as the rows they cover."""
+
+from psycopg import sql
+
+STATE_DDL = """
+CREATE SCHEMA IF NOT EXISTS ops;
+CREATE TABLE IF NOT EXISTS ops.capture_state (
+    source_system text NOT NULL,
+    stream        text NOT NULL,
+    position      text NOT NULL,
+    changes       bigint NOT NULL DEFAULT 0,
+    updated_at    timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (source_system, stream)
+)
+"""
+
+
+def ensure_state_table(cursor) -> None:
+    cursor.execute(STATE_DDL)
+
+
+def read_position(cursor, system: str, stream: str, *, lock: bool = False) -> str | None:
+    """The stored position; `lock=True` also serialises concurrent polls of the same stream."""
+    query = "SELECT position FROM ops.capture_state WHERE source_system = %s AND stream = %s"
+    if lock:
+        cursor.execute(
+            "INSERT INTO ops.capture_state (source_system, stream, position) VALUES (%s, %s, '') "
+            "ON CONFLICT DO NOTHING",
+            (system, stream),
+        )
+        query += " FOR UPDATE"
+    row = cursor.execute(sql.SQL(query), (system, stream)).fetchone()
+    return row[0] or None if row else None
+
+
+def store_position(cursor, system: str, stream: str, position: str, changes: int) -> None:
+    cursor.execute(
+        "INSERT INTO ops.capture_state (source_system, stream, position, changes) VALUES (%s, %s, %s, %s) "
+        "ON CONFLICT (source_system, stream) DO UPDATE SET position = EXCLUDED.position, "
+        "changes = ops.capture_state.changes + EXCLUDED.changes, updated_at = now()",
+        (system, stream, position, changes),
+    )

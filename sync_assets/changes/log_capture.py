@@ -1,0 +1,90 @@
+"""One poll of a source's replication slot into the landing tables (see resources/capture/log_reader.py).
+
+The first poll of a source creates its slot and then copies every mapped table whole: changes
+committed after the slot was created are replayed over the copy in commit order, so the end state
+is exact whichever side saw a row first.
+"""
+
+import time
+from dataclasses import dataclass, field
+
+from resources.capture.log_reader import LogReader, lsn_value
+from resources.capture.state import ensure_state_table, read_position, store_position
+from resources.merge import MergeCounts
+from resources.sources import SourceDatabase, check_schema
+from resources.warehouse import Warehouse
+from sync_assets.mappings import SourceTable
+
+
+@dataclass
+class PollResult:
+    system: str
+    mode: str
+    position: str | None
+    transactions: int = 0
+    changes: int = 0
+    counts: dict[str, MergeCounts] = field(default_factory=dict)
+    initialised: bool = False
+    lag_bytes: int = 0
+    seconds: float = 0.0
+
+
+def poll_log(warehouse: Warehouse, source: SourceDatabase, tables: list[SourceTable], max_changes: int = 200_000) -> PollResult:
+    started = time.perf_counter()
+    system = source.system
+    by_name = {("public", t.table): t for t in tables}
+    stream = f"slot:{system}"
+    engine = source.engine()
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as src:
+        reader = LogReader(engine, src, system)
+        result = PollResult(system, "log", None)
+        if not reader.slot_exists():
+            created_at = reader.create_slot()
+            for table in tables:
+                warehouse.load_snapshot(source, table)
+            # A new slot (a rebuilt source, another server) starts its own LSN history.
+            with warehouse.engine().begin() as wh:
+                cursor = wh.connection.driver_connection.cursor()
+                ensure_state_table(cursor)
+                store_position(cursor, system, stream, created_at, 0)
+            result.initialised = True
+        with warehouse.engine().begin() as wh:
+            cursor = wh.connection.driver_connection.cursor()
+            ensure_state_table(cursor)
+            stored = read_position(cursor, system, stream, lock=True)
+            rows: dict[str, list[tuple]] = {}
+            last_commit = None
+            seq = 0
+            end = reader.current_lsn()
+            seen: list = []
+            for transaction in reader.peek(end, max_changes, stored, seen):
+                result.transactions += 1
+                last_commit = transaction.commit_lsn
+                for lsn, change in transaction.changes:
+                    table = by_name.get((change.schema, change.table))
+                    if table is None:
+                        continue
+                    table_rows = rows.setdefault(table.table, [])
+                    if change.old_key is not None:
+                        seq += 1
+                        table_rows.append((seq, "delete", lsn, change.old_key))
+                    seq += 1
+                    table_rows.append((seq, change.op, lsn, change.values))
+            for name, table_rows in rows.items():
+                table = by_name[("public", name)]
+                check_schema(src, table)
+                result.counts[table.name] = Warehouse.apply_changes(cursor, table, table_rows)
+                result.changes += len(table_rows)
+            result.position = last_commit or stored
+            if last_commit:
+                store_position(cursor, system, stream, last_commit, result.changes)
+        # The warehouse has committed: only now may the slot forget these changes. When the poll
+        # read everything up to `end`, the slot moves to `end` even if nothing there was ours, so
+        # the next poll does not decode other databases' WAL again (what keeps idle polls cheap).
+        target = end if len(seen) < max_changes else result.position
+        confirmed = reader.confirmed_lsn()
+        if target and (confirmed is None or lsn_value(target) > lsn_value(confirmed)):
+            reader.advance(target)
+        result.lag_bytes = reader.lag_bytes()
+    result.seconds = time.perf_counter() - started
+    return result
