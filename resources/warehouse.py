@@ -73,6 +73,12 @@ def _copy_text(value: str | None) -> str:
     return "\\N" if value is None else value.translate(_COPY_ESCAPES)
 
 
+def ensure_landing_table(cursor, table: SourceTable) -> None:
+    for schema in SCHEMAS:
+        cursor.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+    cursor.execute(landing_ddl(table))
+
+
 class Warehouse(dg.ConfigurableResource):
     """The warehouse database: WAYBILL_WAREHOUSE_URL, or the embedded server's `waybill` database."""
 
@@ -83,10 +89,7 @@ class Warehouse(dg.ConfigurableResource):
 
     def ensure_landing(self, table: SourceTable) -> None:
         with self.engine().begin() as conn:
-            cursor = conn.connection.driver_connection.cursor()
-            for schema in SCHEMAS:
-                cursor.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
-            cursor.execute(landing_ddl(table))
+            ensure_landing_table(conn.connection.driver_connection.cursor(), table)
 
     def load_snapshot(self, source: SourceDatabase, table: SourceTable) -> SnapshotResult:
         """Copy the whole source table into landing and merge it by key, in one warehouse transaction.
@@ -157,6 +160,7 @@ class Warehouse(dg.ConfigurableResource):
         with COPY in text format (the values are the source types' own text output) and merged by
         key, last change winning.
         """
+        ensure_landing_table(cursor, table)
         name = f"changes_{table.landing_table}"
         stage = cls._create_stage(cursor, table, "_seq bigint, _op text, _lsn text, ", name)
         columns = table.column_names

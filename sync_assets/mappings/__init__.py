@@ -19,6 +19,7 @@ DEFAULT_MAPPINGS = Path(__file__).with_name("landscape.toml")
 MAPPINGS_ENV = "WAYBILL_MAPPINGS"
 
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+_INTERVAL = re.compile(r"^\d+ (second|minute|hour|day)s?$")
 _TYPE = re.compile(
     r"^(text|integer|bigint|boolean|date|jsonb|double precision|timestamp with(out)? time zone"
     r"|character\(\d+\)|numeric\(\d+,\d+\))$"
@@ -38,6 +39,15 @@ class SourceTable:
     key: tuple[str, ...]
     capture: str
     columns: tuple[Column, ...]
+    cursor: tuple[str, ...] = ()
+    lookback: str = "5 minutes"
+
+    @property
+    def cursor_kind(self) -> str | None:
+        """'sequence' ([id]), 'timestamp' ([updated_at, key...]) or None (snapshots only)."""
+        if not self.cursor:
+            return None
+        return "sequence" if len(self.cursor) == 1 else "timestamp"
 
     @property
     def name(self) -> str:
@@ -79,20 +89,44 @@ def _parse_table(entry: dict, where: str) -> SourceTable:
     capture = entry.get("capture")
     if capture not in ("snapshot", "changes"):
         raise WaybillError(f"{where}.capture: must be 'snapshot' or 'changes', not {capture!r}")
-    return SourceTable(system, table, key, capture, tuple(columns))
+    cursor = tuple(_identifier(c, f"{where}.cursor") for c in entry.get("cursor", []))
+    if cursor and not set(cursor) <= names:
+        raise WaybillError(f"{where}.cursor: {list(cursor)} must name columns of {system}.{table}")
+    if len(cursor) > 1 and set(cursor[1:]) != set(key):
+        raise WaybillError(f"{where}.cursor: a timestamp cursor continues with the key columns {list(key)}")
+    lookback = entry.get("lookback", "5 minutes")
+    if not _INTERVAL.match(str(lookback)):
+        raise WaybillError(f"{where}.lookback: {lookback!r} is not an interval like '5 minutes'")
+    return SourceTable(system, table, key, capture, tuple(columns), cursor, lookback)
+
+
+@cache
+def _document(path: str | None = None) -> tuple[str, dict]:
+    file = Path(path or os.environ.get(MAPPINGS_ENV) or DEFAULT_MAPPINGS)
+    try:
+        return file.name, tomllib.loads(file.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise WaybillError(f"{MAPPINGS_ENV}: cannot read mappings from {file}: {exc}") from None
 
 
 @cache
 def load_mappings(path: str | None = None) -> tuple[SourceTable, ...]:
     """Read and validate the mapping file (WAYBILL_MAPPINGS, else the landscape default)."""
-    file = Path(path or os.environ.get(MAPPINGS_ENV) or DEFAULT_MAPPINGS)
-    try:
-        document = tomllib.loads(file.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise WaybillError(f"{MAPPINGS_ENV}: cannot read mappings from {file}: {exc}") from None
-    return tuple(
-        _parse_table(entry, f"{file.name}: tables[{i}]") for i, entry in enumerate(document.get("tables", []))
-    )
+    name, document = _document(path)
+    return tuple(_parse_table(entry, f"{name}: tables[{i}]") for i, entry in enumerate(document.get("tables", [])))
+
+
+def capture_mode(system: str) -> str:
+    """'log' or 'cursor' for a source system: WAYBILL_CAPTURE_<SYSTEM>, else the mapping's [capture]."""
+    setting = f"WAYBILL_CAPTURE_{system.upper()}"
+    mode = os.environ.get(setting) or _document()[1].get("capture", {}).get(system, "log")
+    if mode not in ("log", "cursor"):
+        raise WaybillError(f"{setting}: capture mode must be 'log' or 'cursor', not {mode!r}")
+    return mode
+
+
+def tables_of(system: str) -> tuple[SourceTable, ...]:
+    return tuple(t for t in load_mappings() if t.system == system)
 
 
 def source_table(system: str, table: str) -> SourceTable:

@@ -1,0 +1,137 @@
+"""One cursor poll of a source (capture mode "cursor"): for sources without logical decoding.
+
+A cursor only sees rows whose transactions had committed when it read, so the danger is a
+writer that was still open: its rows can commit later *behind* the cursor (an `updated_at` taken
+at its start, a sequence value taken before a faster writer's). Both cursor kinds guard that:
+
+- timestamp cursors `(updated_at, key…)` never move past the start of the oldest transaction
+  still writing to the source (`pg_stat_activity`; needs pg_read_all_stats for other roles'
+  sessions), and every poll re-reads a lookback window behind the cursor besides, for clocks that
+  are not transaction start times. Re-reading is harmless: the merge writes only what differs.
+- sequence cursors `[id]` advance only through contiguous ids. A gap is held open, and the rows
+  after it re-read, until every transaction that was running when the gap was first seen has
+  ended (the source snapshot's xmin passes the xmax recorded then); only then is it a rollback.
+  No time is involved, so writers committing out of order lose nothing.
+
+Hard deletes are invisible to a cursor: the nightly key comparison finds them. The position
+(JSON) commits in the same warehouse transaction as the rows it covers.
+"""
+
+import json
+import time
+
+from psycopg import sql
+
+from resources.capture.state import ensure_state_table, read_position, store_position
+from resources.merge import ChangeMerge
+from resources.sources import SourceDatabase, check_schema
+from resources.warehouse import Warehouse, ensure_landing_table
+from sync_assets.changes.log_capture import PollResult
+from sync_assets.mappings import SourceTable
+
+
+def _read_query(table: SourceTable, state: dict, label: str) -> sql.Composed:
+    columns = sql.SQL(", ").join(map(sql.Identifier, table.column_names))
+    order = sql.SQL(", ").join(map(sql.Identifier, table.cursor))
+    if table.cursor_kind == "sequence":
+        where = sql.SQL("{} > {}").format(sql.Identifier(table.cursor[0]), sql.Literal(state.get("last", -(2**63))))
+    elif "ts" in state:
+        where = sql.SQL("{} >= {}::timestamptz - {}::interval").format(
+            sql.Identifier(table.cursor[0]), sql.Literal(state["ts"]), sql.Literal(table.lookback)
+        )
+    else:
+        where = sql.SQL("true")
+    return sql.SQL(
+        "COPY (SELECT row_number() OVER (ORDER BY {order})::bigint, 'insert'::text, {label}::text, {columns} "
+        "FROM {table} WHERE {where}) TO STDOUT (FORMAT binary)"
+    ).format(
+        order=order, label=sql.Literal(label), columns=columns, table=sql.Identifier("public", table.table), where=where
+    )
+
+
+def _next_sequence_state(cursor, stage: str, column: str, state: dict, snapshot: tuple[int, int]) -> dict:
+    """Advance `last` through contiguous ids; hold a gap until its possible writers have ended.
+
+    Any transaction holding an id at or below the highest id seen got it before that row
+    committed, so it was running when the gap was seen: its xid is below that snapshot's xmax
+    (`horizon`). Once a later snapshot's xmin reaches `horizon`, every id up to the highest seen
+    then (`horizon_max`) is final.
+    """
+    xmin, xmax = snapshot
+    first, top, run_end = cursor.execute(
+        sql.SQL(
+            "SELECT min({c}), max({c}), min({c}) FILTER (WHERE next <> {c} + 1) FROM "
+            "(SELECT {c}, lead({c}) OVER (ORDER BY {c}) AS next FROM {s}) ids"
+        ).format(c=sql.Identifier(column), s=sql.Identifier(stage))
+    ).fetchone()
+    if top is None:
+        return state
+    last = state.get("last")
+    contiguous_to = last if last is not None and first != last + 1 else (run_end or top)
+    if contiguous_to == top:
+        return {"last": top}
+    horizon = state.get("horizon")
+    if horizon is not None and xmin >= horizon:
+        return {"last": max(contiguous_to, state["horizon_max"])}
+    if horizon is None:
+        return {"last": contiguous_to, "horizon": xmax, "horizon_max": top}
+    return {**state, "last": contiguous_to}
+
+
+def _next_timestamp_state(cursor, stage: str, table: SourceTable, oldest_writer: str | None) -> dict | None:
+    ts = cursor.execute(
+        sql.SQL("SELECT max({})::text FROM {}").format(sql.Identifier(table.cursor[0]), sql.Identifier(stage))
+    ).fetchone()[0]
+    if ts is None:
+        return None
+    if oldest_writer is not None:
+        ts = cursor.execute("SELECT least(%s::timestamptz, %s::timestamptz)::text", (ts, oldest_writer)).fetchone()[0]
+    return {"ts": ts}
+
+
+def poll_cursor(warehouse: Warehouse, source: SourceDatabase, tables: list[SourceTable]) -> PollResult:
+    started = time.perf_counter()
+    result = PollResult(source.system, "cursor", None)
+    with source.snapshot() as src, warehouse.engine().begin() as wh:
+        src_cursor = src.connection.driver_connection.cursor()
+        xmin, xmax = src_cursor.execute(
+            "SELECT pg_snapshot_xmin(s)::text::bigint, pg_snapshot_xmax(s)::text::bigint "
+            "FROM pg_current_snapshot() s"
+        ).fetchone()
+        oldest_writer = src_cursor.execute(
+            "SELECT min(xact_start)::text FROM pg_stat_activity WHERE datname = current_database() "
+            "AND backend_xid IS NOT NULL AND pid <> pg_backend_pid()"
+        ).fetchone()[0]
+        cursor = wh.connection.driver_connection.cursor()
+        ensure_state_table(cursor)
+        for table in tables:
+            if table.cursor_kind is None:
+                continue
+            check_schema(src, table)
+            ensure_landing_table(cursor, table)
+            stream = f"cursor:{table.table}"
+            stored = read_position(cursor, source.system, stream, lock=True)
+            state = json.loads(stored) if stored else {}
+            stage = f"changes_{table.landing_table}"
+            Warehouse._create_stage(cursor, table, "_seq bigint, _op text, _lsn text, ", stage)
+            label = "cursor:" + (stored or "start")
+            with src_cursor.copy(_read_query(table, state, label)) as reader, cursor.copy(
+                sql.SQL("COPY {} FROM STDIN (FORMAT binary)").format(sql.Identifier(stage))
+            ) as writer:
+                for chunk in reader:
+                    writer.write(chunk)
+            rows = cursor.rowcount
+            if table.cursor_kind == "sequence":
+                new_state = _next_sequence_state(cursor, stage, table.cursor[0], state, (xmin, xmax))
+            else:
+                new_state = _next_timestamp_state(cursor, stage, table, oldest_writer) or state
+            counts = ChangeMerge(("landing", table.landing_table), table.key, table.column_names, stage).run(cursor)
+            cursor.execute(sql.SQL("DROP TABLE {}, {}").format(sql.Identifier(stage), sql.Identifier(f"{stage}_latest")))
+            if new_state != state or counts.written:
+                store_position(cursor, source.system, stream, json.dumps(new_state), counts.written)
+            result.counts[table.name] = counts
+            result.changes += counts.written
+            result.transactions += rows
+        result.position = f"snapshot xmin {xmin}"
+    result.seconds = time.perf_counter() - started
+    return result
