@@ -177,6 +177,14 @@ def master_data() -> None:
 
 
 @main.command()
+def sync() -> None:
+    """One change-data poll of every source into landing (job change_capture, what the sensor starts)."""
+    check_connections()
+    if not run_job("change_capture"):
+        sys.exit(1)
+
+
+@main.command()
 @click.option("--port", default=3000, show_default=True)
 def dev(port: int) -> None:
     """Start the Dagster UI (dagster dev) on 127.0.0.1 with this project's instance and code location."""

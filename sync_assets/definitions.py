@@ -7,7 +7,10 @@ from checks.master_data import MASTER_DATA_CHECKS
 from resources.settings import SOURCE_SYSTEMS, URL_ENV, configured_url
 from resources.sources import SourceDatabase
 from resources.warehouse import Warehouse
-from sync_assets.master_data.assets import CANONICAL_ASSETS, LANDING_ASSETS
+from sync_assets.changes.sensor import change_sensor
+from sync_assets.landing import LANDING_ASSETS
+from sync_assets.master_data.assets import CANONICAL_ASSETS
+from sync_assets.mappings import snapshot_tables
 
 
 def _url(role: str) -> dg.EnvVar | None:
@@ -24,13 +27,22 @@ def build_resources() -> dict:
 
 master_data_sync = dg.define_asset_job(
     "master_data_sync",
-    selection=dg.AssetSelection.groups("canonical_master_data").upstream(),
+    selection=dg.AssetSelection.groups("canonical_master_data")
+    | dg.AssetSelection.assets(*(t.landing_table for t in snapshot_tables())),
     description="Snapshot every master-data source table and rebuild the canonical master data.",
+)
+
+change_capture = dg.define_asset_job(
+    "change_capture",
+    selection=dg.AssetSelection.assets(*LANDING_ASSETS),
+    config={"ops": {f"{system}_landing": {"config": {"refresh": "changes"}} for system in SOURCE_SYSTEMS}},
+    description="One change-data poll of every source into landing (what the change sensor starts).",
 )
 
 defs = dg.Definitions(
     assets=[*LANDING_ASSETS, *CANONICAL_ASSETS],
     asset_checks=MASTER_DATA_CHECKS,
-    jobs=[master_data_sync],
+    jobs=[master_data_sync, change_capture],
+    sensors=[change_sensor(change_capture)],
     resources=build_resources(),
 )

@@ -9,7 +9,9 @@ import pytest
 
 from resources.settings import SOURCE_SYSTEMS
 from sync_assets.definitions import build_resources
-from sync_assets.master_data.assets import CANONICAL_ASSETS, LANDING_ASSETS
+from sync_assets.landing import LANDING_ASSETS
+from sync_assets.master_data.assets import CANONICAL_ASSETS
+from sync_assets.mappings import snapshot_tables
 from checks.master_data import MASTER_DATA_CHECKS
 
 DDL = Path(__file__).resolve().parent.parent / "sync_assets" / "sandbox" / "ddl"
@@ -57,8 +59,11 @@ def sources(landscape_env):
 
 
 def sync() -> dg.ExecuteInProcessResult:
+    """The master_data_sync selection: snapshots of the master-data landing tables, then canonical."""
     return dg.materialize(
         [*LANDING_ASSETS, *CANONICAL_ASSETS, *MASTER_DATA_CHECKS],
+        selection=dg.AssetSelection.groups("canonical_master_data")
+        | dg.AssetSelection.assets(*(t.landing_table for t in snapshot_tables())),
         resources=build_resources(),
         raise_on_error=False,
     )
@@ -166,9 +171,9 @@ def test_schema_drift_stops_the_table_with_its_name(sources):
     result = sync()
     assert not result.success
     failure = next(e for e in result.all_events if e.is_step_failure)
-    assert failure.step_key == "raw_erp_items"
+    assert failure.step_key == "erp_landing"
     assert "erp.items.uom: column missing in the source" in str(failure.step_failure_data.error)
     # Nothing downstream of the drifted table ran.
     materialized = {e.asset_key.path[-1] for e in result.get_asset_materialization_events()}
     assert "items" not in materialized
-    assert "customers" in materialized
+    assert "raw_wms_sites" in materialized

@@ -67,7 +67,12 @@ def _next_sequence_state(cursor, stage: str, column: str, state: dict, snapshot:
     if top is None:
         return state
     last = state.get("last")
-    contiguous_to = last if last is not None and first != last + 1 else (run_end or top)
+    if last is None:
+        contiguous_to = first - 1  # a first read cannot know which lower ids are still being written
+    elif first != last + 1:
+        contiguous_to = last
+    else:
+        contiguous_to = run_end or top
     if contiguous_to == top:
         return {"last": top}
     horizon = state.get("horizon")

@@ -1,0 +1,106 @@
+"""Landing assets: one multi-asset per source system, one asset per mapped source table.
+
+A source's landing tables are refreshed two ways, chosen by run config:
+- `snapshot` (master data runs, the nightly run): full copy + key comparison of the selected
+  tables, which sees hard deletes and writes that skip `updated_at` in any capture mode;
+- `changes` (the change-capture job the sensor starts): one poll of the source in its capture mode
+  (log or cursor). A log poll consumes the slot for every table of the source, so it always
+  covers all of them; tables without changes are not re-materialized.
+"""
+
+from typing import Literal
+
+import dagster as dg
+
+from resources.warehouse import SnapshotResult, Warehouse
+from sync_assets.changes.poll import poll_source
+from sync_assets.mappings import SourceTable, capture_mode, tables_of
+from resources.settings import SOURCE_SYSTEMS
+
+
+class LandingConfig(dg.Config):
+    refresh: Literal["snapshot", "changes"] = "snapshot"
+
+
+def counts_metadata(inserted: int, updated: int, deleted: int, rows: int | None, seconds: float) -> dict:
+    metadata = {
+        "inserted": dg.MetadataValue.int(inserted),
+        "updated": dg.MetadataValue.int(updated),
+        "deleted": dg.MetadataValue.int(deleted),
+        "duration_s": dg.MetadataValue.float(round(seconds, 3)),
+    }
+    if rows is not None:
+        metadata["dagster/row_count"] = dg.MetadataValue.int(rows)
+    return metadata
+
+
+def snapshot_metadata(result: SnapshotResult) -> dict:
+    c = result.counts
+    return {
+        **counts_metadata(c.inserted, c.updated, c.deleted, result.rows, result.seconds),
+        "source_table": dg.MetadataValue.text(result.table.name),
+        "capture_position": dg.MetadataValue.text(result.position),
+        "dagster/column_schema": dg.TableSchema(
+            columns=[dg.TableColumn(col.name, col.type) for col in result.table.columns]
+        ),
+    }
+
+
+def _spec(table: SourceTable) -> dg.AssetSpec:
+    return dg.AssetSpec(
+        key=table.landing_table,
+        group_name=f"{table.system}_landing",
+        kinds={"postgres"},
+        owners=["team:data-engineering"],
+        skippable=True,
+        description=(
+            f"`{table.name}` as captured into landing.{table.landing_table}, merged by key "
+            f"{list(table.key)}, with lineage columns; rows deleted at the source stay as tombstones "
+            f"(`_operation = 'delete'`). Refreshed by snapshot (master data and nightly runs) and by "
+            f"change capture ({'cursor ' + str(list(table.cursor)) if table.cursor else 'log or snapshot only'})."
+        ),
+        metadata={"source_table": table.name, "capture": table.capture},
+    )
+
+
+def source_landing_asset(system: str) -> dg.AssetsDefinition:
+    tables = {t.landing_table: t for t in tables_of(system)}
+
+    @dg.multi_asset(
+        name=f"{system}_landing",
+        specs=[_spec(t) for t in tables.values()],
+        can_subset=True,
+        required_resource_keys={"warehouse", system},
+        description=f"Captures the {system} source's mapped tables into landing.",
+    )
+    def _landing(context: dg.AssetExecutionContext, config: LandingConfig):
+        warehouse: Warehouse = context.resources.warehouse
+        source = getattr(context.resources, system)
+        if config.refresh == "snapshot":
+            for key in sorted(context.selected_asset_keys, key=lambda k: k.to_user_string()):
+                result = warehouse.load_snapshot(source, tables[key.path[-1]])
+                context.log.info(f"{result.table.name}: {result.rows} rows, {result.counts}, {result.seconds:.2f}s")
+                yield dg.MaterializeResult(asset_key=key, metadata=snapshot_metadata(result))
+            return
+        poll = poll_source(warehouse, source)
+        context.log.info(
+            f"{system}: {capture_mode(system)} poll, {poll.transactions} transactions, {poll.changes} changes "
+            f"in {poll.seconds:.2f}s; lag {poll.lag_bytes} bytes"
+        )
+        for name, counts in poll.counts.items():
+            table = next(t for t in tables.values() if t.name == name)
+            if counts.written and dg.AssetKey(table.landing_table) in context.selected_asset_keys:
+                yield dg.MaterializeResult(
+                    asset_key=table.landing_table,
+                    metadata={
+                        **counts_metadata(counts.inserted, counts.updated, counts.deleted, None, poll.seconds),
+                        "capture_mode": dg.MetadataValue.text(poll.mode),
+                        "capture_position": dg.MetadataValue.text(poll.position or ""),
+                        "lag_bytes": dg.MetadataValue.int(poll.lag_bytes),
+                    },
+                )
+
+    return _landing
+
+
+LANDING_ASSETS = [source_landing_asset(system) for system in SOURCE_SYSTEMS]
