@@ -10,6 +10,7 @@ warehouse, and the next poll skips every transaction whose commit LSN the wareho
 The slot sees hard deletes and writes that skip `updated_at`, which no cursor can.
 """
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -74,6 +75,19 @@ class LogReader:
 
     def drop_slot(self) -> None:
         self.conn.execute(sa.text("SELECT pg_drop_replication_slot(:s)"), {"s": self.slot})
+
+    def wait_until_free(self, timeout_s: float = 60.0) -> None:
+        """Wait while another backend still holds the slot.
+
+        A poller killed mid-peek leaves its server backend decoding until it notices the client
+        is gone; its slot stays active for that time, and peeking it would fail.
+        """
+        deadline = time.monotonic() + timeout_s
+        query = sa.text("SELECT active_pid FROM pg_replication_slots WHERE slot_name = :s")
+        while (pid := self.conn.execute(query, {"s": self.slot}).scalar()) is not None:
+            if time.monotonic() > deadline:
+                raise WaybillError(f"{self.system}: replication slot {self.slot} is still in use by backend {pid}")
+            time.sleep(0.1)
 
     def current_lsn(self) -> str:
         return self.conn.execute(sa.text("SELECT pg_current_wal_lsn()::text")).scalar_one()

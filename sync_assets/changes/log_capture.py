@@ -55,6 +55,7 @@ def poll_log(warehouse: Warehouse, source: SourceDatabase, tables: list[SourceTa
             rows: dict[str, list[tuple]] = {}
             last_commit = None
             seq = 0
+            reader.wait_until_free()
             end = reader.current_lsn()
             seen: list = []
             for transaction in reader.peek(end, max_changes, stored, seen):
