@@ -1,13 +1,16 @@
 """The Waybill code location: every asset, check, job and resource in one `Definitions`."""
 
+import os
 
 import dagster as dg
 
 from checks.master_data import MASTER_DATA_CHECKS
-from resources.settings import SOURCE_SYSTEMS, URL_ENV, configured_url
+from resources.edi_inbox import EdiInbox
+from resources.settings import EDI_INBOX_ENV, SOURCE_SYSTEMS, URL_ENV, configured_url
 from resources.sources import SourceDatabase
 from resources.warehouse import Warehouse
 from sync_assets.changes.sensor import change_sensor
+from sync_assets.edi.assets import edi_landing
 from sync_assets.landing import LANDING_ASSETS
 from sync_assets.master_data.assets import CANONICAL_ASSETS
 from sync_assets.mappings import snapshot_tables
@@ -21,6 +24,7 @@ def _url(role: str) -> dg.EnvVar | None:
 def build_resources() -> dict:
     return {
         "warehouse": Warehouse(url=_url("warehouse")),
+        "edi_inbox": EdiInbox(path=dg.EnvVar(EDI_INBOX_ENV) if os.environ.get(EDI_INBOX_ENV) else None),
         **{system: SourceDatabase(system=system, url=_url(system)) for system in SOURCE_SYSTEMS},
     }
 
@@ -34,13 +38,13 @@ master_data_sync = dg.define_asset_job(
 
 change_capture = dg.define_asset_job(
     "change_capture",
-    selection=dg.AssetSelection.assets(*LANDING_ASSETS),
+    selection=dg.AssetSelection.assets(*LANDING_ASSETS, edi_landing),
     config={"ops": {f"{system}_landing": {"config": {"refresh": "changes"}} for system in SOURCE_SYSTEMS}},
     description="One change-data poll of every source into landing (what the change sensor starts).",
 )
 
 defs = dg.Definitions(
-    assets=[*LANDING_ASSETS, *CANONICAL_ASSETS],
+    assets=[*LANDING_ASSETS, edi_landing, *CANONICAL_ASSETS],
     asset_checks=MASTER_DATA_CHECKS,
     jobs=[master_data_sync, change_capture],
     sensors=[change_sensor(change_capture)],

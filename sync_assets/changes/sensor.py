@@ -1,4 +1,4 @@
-"""The change sensor: polls every source cheaply and starts `change_capture` when one has news."""
+"""The change sensor: polls every source and the EDI inbox cheaply, and starts `change_capture` when one has news."""
 
 import hashlib
 
@@ -14,7 +14,7 @@ def change_sensor(job) -> dg.SensorDefinition:
         job=job,
         minimum_interval_seconds=30,
         default_status=dg.DefaultSensorStatus.RUNNING,
-        required_resource_keys={"warehouse", *SOURCE_SYSTEMS},
+        required_resource_keys={"warehouse", "edi_inbox", *SOURCE_SYSTEMS},
         description=(
             "Starts change_capture when any source has uncaptured changes. The run key names the "
             "first pending change of each source, so the same changes never start two runs."
@@ -25,6 +25,9 @@ def change_sensor(job) -> dg.SensorDefinition:
             system: pending_changes(context.resources.warehouse, getattr(context.resources, system))
             for system in SOURCE_SYSTEMS
         }
+        inbox = context.resources.edi_inbox.folder()
+        files = sorted(p.name for p in inbox.iterdir() if p.is_file()) if inbox.is_dir() else []
+        pending["edi"] = f"{len(files)} files, last {files[-1]}" if files else None
         pending = {system: token for system, token in pending.items() if token}
         if not pending:
             return dg.SkipReason("every source is caught up")
