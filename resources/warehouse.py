@@ -77,6 +77,38 @@ def ensure_landing_table(cursor, table: SourceTable) -> None:
     for schema in SCHEMAS:
         cursor.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
     cursor.execute(landing_ddl(table))
+    if table.history:
+        types = {c.name: c.type for c in table.columns}
+        cols = [*table.key, *table.history]
+        cursor.execute(
+            sql.SQL(
+                "CREATE TABLE IF NOT EXISTS {} ({}, first_updated_at timestamptz NOT NULL, PRIMARY KEY ({}))"
+            ).format(
+                _history_table(table),
+                sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(types[c])) for c in cols),
+                sql.SQL(", ").join(map(sql.Identifier, cols)),
+            )
+        )
+
+
+def _history_table(table: SourceTable) -> sql.Identifier:
+    return sql.Identifier("landing", f"{table.landing_table}_history")
+
+
+def record_history(cursor, table: SourceTable, rows: sql.Composable) -> None:
+    """Keep each (key, history values) with the earliest `updated_at` seen; `rows` is a relation
+    with the table's columns (a staging table). Deletes carry no values and are skipped."""
+    if not table.history:
+        return
+    cols = sql.SQL(", ").join(map(sql.Identifier, [*table.key, *table.history]))
+    cursor.execute(
+        sql.SQL(
+            "INSERT INTO {history} ({cols}, first_updated_at) SELECT {cols}, min(updated_at) FROM {rows} "
+            "WHERE updated_at IS NOT NULL GROUP BY {cols} "
+            "ON CONFLICT ({cols}) DO UPDATE SET first_updated_at = least({history}.first_updated_at, "
+            "EXCLUDED.first_updated_at) WHERE EXCLUDED.first_updated_at < {history}.first_updated_at"
+        ).format(history=_history_table(table), cols=cols, rows=rows)
+    )
 
 
 class Warehouse(dg.ConfigurableResource):
@@ -122,6 +154,7 @@ class Warehouse(dg.ConfigurableResource):
                 for chunk in reader:
                     writer.write(chunk)
             rows = cursor.rowcount
+            record_history(cursor, table, target)
             if initial:
                 counts = MergeCounts(inserted=rows, updated=0, deleted=0)
             else:
@@ -175,6 +208,7 @@ class Warehouse(dg.ConfigurableResource):
                         for seq, op, lsn, values in rows[start : start + 5000]
                     )
                 )
+        record_history(cursor, table, sql.SQL("(SELECT * FROM {} WHERE _op <> 'delete') AS s").format(stage))
         counts = ChangeMerge(("landing", table.landing_table), table.key, columns, name).run(cursor)
         cursor.execute(sql.SQL("DROP TABLE {}, {}").format(stage, sql.Identifier(f"{name}_latest")))
         return counts

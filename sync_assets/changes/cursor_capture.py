@@ -25,7 +25,7 @@ from psycopg import sql
 from resources.capture.state import ensure_state_table, read_position, store_position
 from resources.merge import ChangeMerge
 from resources.sources import SourceDatabase, check_schema
-from resources.warehouse import Warehouse, ensure_landing_table
+from resources.warehouse import Warehouse, ensure_landing_table, record_history
 from sync_assets.changes.log_capture import PollResult
 from sync_assets.mappings import SourceTable
 
@@ -126,6 +126,7 @@ def poll_cursor(warehouse: Warehouse, source: SourceDatabase, tables: list[Sourc
                 for chunk in reader:
                     writer.write(chunk)
             rows = cursor.rowcount
+            record_history(cursor, table, sql.Identifier(stage))
             if table.cursor_kind == "sequence":
                 new_state = _next_sequence_state(cursor, stage, table.cursor[0], state, (xmin, xmax))
             else:

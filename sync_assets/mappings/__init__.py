@@ -41,6 +41,7 @@ class SourceTable:
     columns: tuple[Column, ...]
     cursor: tuple[str, ...] = ()
     lookback: str = "5 minutes"
+    history: tuple[str, ...] = ()
 
     @property
     def cursor_kind(self) -> str | None:
@@ -97,7 +98,10 @@ def _parse_table(entry: dict, where: str) -> SourceTable:
     lookback = entry.get("lookback", "5 minutes")
     if not _INTERVAL.match(str(lookback)):
         raise WaybillError(f"{where}.lookback: {lookback!r} is not an interval like '5 minutes'")
-    return SourceTable(system, table, key, capture, tuple(columns), cursor, lookback)
+    history = tuple(_identifier(c, f"{where}.history") for c in entry.get("history", []))
+    if history and not (set(history) | {"updated_at"}) <= names:
+        raise WaybillError(f"{where}.history: {list(history)} and updated_at must be columns of {system}.{table}")
+    return SourceTable(system, table, key, capture, tuple(columns), cursor, lookback, history)
 
 
 @cache
