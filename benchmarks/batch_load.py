@@ -164,7 +164,7 @@ def main() -> None:
 
             def canonical() -> None:
                 with warehouse.engine().begin() as conn:
-                    CUSTOMERS.refresh(conn.connection.driver_connection.cursor())
+                    CUSTOMERS.refresh(conn.connection.driver_connection.cursor())  # (counts, dead letters)
 
             results["canonical initial"].append(timed(canonical))
         print("pandas to_sql ...", flush=True)

@@ -97,7 +97,7 @@ def _print_summary(summary) -> None:
         click.echo(f"  {table:<32} {rows:>12,}")
     planted = ", ".join(f"{kind} {len(keys)}" for kind, keys in sorted(summary.planted.items()))
     click.echo(f"planted anomalies: {planted}")
-    click.echo(f"simulated clock: {summary.as_of:%Y-%m-%d %H:%M:%S} UTC; took {summary.elapsed_s:.1f}s")
+    click.echo(f"simulated clock: {summary.as_of:%Y-%m-%d %H:%M:%S} UTC; took {summary.elapsed:.1f}s")
 
 
 @sandbox.command("up")

@@ -12,7 +12,7 @@ from resources.warehouse import Warehouse
 from sync_assets.changes.sensor import change_sensor
 from sync_assets.edi.assets import edi_landing
 from sync_assets.landing import LANDING_ASSETS
-from sync_assets.master_data.assets import CANONICAL_ASSETS
+from sync_assets.canonical_assets import CANONICAL_ASSETS
 from sync_assets.mappings import snapshot_tables
 
 
@@ -38,9 +38,13 @@ master_data_sync = dg.define_asset_job(
 
 change_capture = dg.define_asset_job(
     "change_capture",
-    selection=dg.AssetSelection.assets(*LANDING_ASSETS, edi_landing),
+    selection=dg.AssetSelection.assets(*LANDING_ASSETS, edi_landing)
+    | dg.AssetSelection.groups("canonical_master_data", "canonical_shipments"),
     config={"ops": {f"{system}_landing": {"config": {"refresh": "changes"}} for system in SOURCE_SYSTEMS}},
-    description="One change-data poll of every source into landing (what the change sensor starts).",
+    description=(
+        "One change-data poll of every source and the EDI inbox into landing, then the canonical "
+        "model (what the change sensor starts)."
+    ),
 )
 
 defs = dg.Definitions(

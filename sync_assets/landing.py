@@ -5,13 +5,14 @@ A source's landing tables are refreshed two ways, chosen by run config:
   tables, which sees hard deletes and writes that skip `updated_at` in any capture mode;
 - `changes` (the change-capture job the sensor starts): one poll of the source in its capture mode
   (log or cursor). A log poll consumes the slot for every table of the source, so it always
-  covers all of them; tables without changes are not re-materialized.
+  covers all of them.
 """
 
 from typing import Literal
 
 import dagster as dg
 
+from resources.merge import MergeCounts
 from resources.warehouse import SnapshotResult, Warehouse
 from sync_assets.changes.poll import poll_source
 from sync_assets.mappings import SourceTable, capture_mode, tables_of
@@ -52,7 +53,6 @@ def _spec(table: SourceTable) -> dg.AssetSpec:
         group_name=f"{table.system}_landing",
         kinds={"postgres"},
         owners=["team:data-engineering"],
-        skippable=True,
         description=(
             f"`{table.name}` as captured into landing.{table.landing_table}, merged by key "
             f"{list(table.key)}, with lineage columns; rows deleted at the source stay as tombstones "
@@ -87,18 +87,20 @@ def source_landing_asset(system: str) -> dg.AssetsDefinition:
             f"{system}: {capture_mode(system)} poll, {poll.transactions} transactions, {poll.changes} changes "
             f"in {poll.seconds:.2f}s; lag {poll.lag_bytes} bytes"
         )
-        for name, counts in poll.counts.items():
-            table = next(t for t in tables.values() if t.name == name)
-            if counts.written and dg.AssetKey(table.landing_table) in context.selected_asset_keys:
-                yield dg.MaterializeResult(
-                    asset_key=table.landing_table,
-                    metadata={
-                        **counts_metadata(counts.inserted, counts.updated, counts.deleted, None, poll.seconds),
-                        "capture_mode": dg.MetadataValue.text(poll.mode),
-                        "capture_position": dg.MetadataValue.text(poll.position or ""),
-                        "lag_bytes": dg.MetadataValue.int(poll.lag_bytes),
-                    },
-                )
+        # Every selected table reports, changed or not: downstream canonical assets in the same
+        # run are skipped when an upstream output is missing.
+        for key in context.selected_asset_keys:
+            table = tables[key.path[-1]]
+            counts = poll.counts.get(table.name, MergeCounts(0, 0, 0))
+            yield dg.MaterializeResult(
+                asset_key=key,
+                metadata={
+                    **counts_metadata(counts.inserted, counts.updated, counts.deleted, None, poll.seconds),
+                    "capture_mode": dg.MetadataValue.text(poll.mode),
+                    "capture_position": dg.MetadataValue.text(poll.position or ""),
+                    "lag_bytes": dg.MetadataValue.int(poll.lag_bytes),
+                },
+            )
 
     return _landing
 

@@ -10,7 +10,7 @@ import pytest
 from resources.settings import SOURCE_SYSTEMS
 from sync_assets.definitions import build_resources
 from sync_assets.landing import LANDING_ASSETS
-from sync_assets.master_data.assets import CANONICAL_ASSETS
+from sync_assets.canonical_assets import CANONICAL_ASSETS
 from sync_assets.mappings import snapshot_tables
 from checks.master_data import MASTER_DATA_CHECKS
 

@@ -41,7 +41,7 @@ def poll_log(warehouse: Warehouse, source: SourceDatabase, tables: list[SourceTa
         if not reader.slot_exists():
             created_at = reader.create_slot()
             for table in tables:
-                warehouse.load_snapshot(source, table)
+                result.counts[table.name] = warehouse.load_snapshot(source, table).counts
             # A new slot (a rebuilt source, another server) starts its own LSN history.
             with warehouse.engine().begin() as wh:
                 cursor = wh.connection.driver_connection.cursor()

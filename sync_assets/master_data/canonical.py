@@ -6,61 +6,7 @@ the merge key stays unique. The merge into `canonical.*` rewrites only changed r
 rows whose source row is gone.
 """
 
-from __future__ import annotations
-
-from dataclasses import dataclass
-
-from psycopg import sql
-
-from resources.merge import MergeCounts, SnapshotMerge
-
-
-@dataclass(frozen=True)
-class CanonicalTable:
-    name: str
-    key: tuple[str, ...]
-    ddl: str  # column definitions, without the key constraint and `_synced_at`
-    select: str  # yields exactly the DDL's columns, one row per key
-    landing: tuple[str, ...]  # the landing tables (and assets) it reads
-    description: str
-
-    @property
-    def columns(self) -> tuple[str, ...]:
-        return tuple(line.split()[0] for line in self.ddl.strip().splitlines())
-
-    def create_statement(self) -> sql.Composed:
-        return sql.SQL("CREATE TABLE IF NOT EXISTS {} ({}, _synced_at timestamptz NOT NULL, PRIMARY KEY ({}))").format(
-            sql.Identifier("canonical", self.name),
-            sql.SQL(self.ddl.strip().rstrip(",")),
-            sql.SQL(", ").join(map(sql.Identifier, self.key)),
-        )
-
-    def refresh(self, cursor) -> MergeCounts:
-        """Create the table if needed and merge the query's rows into it (caller's transaction).
-
-        The query runs once into a temporary table: the merge reads its source three times, and
-        re-running a de-duplicating sort over the whole landing table each time would triple the cost.
-        """
-        cursor.execute("CREATE SCHEMA IF NOT EXISTS canonical")
-        cursor.execute(self.create_statement())
-        cursor.execute("SET LOCAL work_mem = '256MB'")
-        stage = sql.Identifier(f"stage_canonical_{self.name}")
-        cursor.execute(
-            sql.SQL("CREATE TEMP TABLE {} ({}) ON COMMIT DROP AS {}").format(
-                stage, sql.SQL(", ").join(map(sql.Identifier, self.columns)), sql.SQL(self.select)
-            )
-        )
-        cursor.execute(sql.SQL("ANALYZE {}").format(stage))
-        counts = SnapshotMerge(
-            target=("canonical", self.name),
-            key=self.key,
-            columns=self.columns,
-            source=sql.SQL("SELECT * FROM {}").format(stage),
-            tombstone=False,
-        ).run(cursor)
-        if counts.written:
-            cursor.execute(sql.SQL("ANALYZE {}").format(sql.Identifier("canonical", self.name)))
-        return counts
+from sync_assets.canonical import CanonicalTable
 
 
 CUSTOMERS = CanonicalTable(

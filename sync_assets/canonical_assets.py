@@ -1,0 +1,45 @@
+"""The canonical tables as Dagster assets: master data and the operational model.
+
+Each asset merges its named query (sync_assets/canonical.py) into `canonical.<name>`, rewriting
+only rows that changed, and reports its counts and open dead letters.
+"""
+
+import time
+
+import dagster as dg
+
+from resources.warehouse import Warehouse
+from sync_assets.landing import counts_metadata
+from sync_assets.canonical import CanonicalTable
+from sync_assets.master_data.canonical import MASTER_DATA
+from sync_assets.shipments.canonical import OPERATIONAL
+
+
+def canonical_asset(table: CanonicalTable, group: str) -> dg.AssetsDefinition:
+    @dg.asset(
+        name=table.name,
+        group_name=group,
+        kinds={"postgres"},
+        owners=["team:data-engineering"],
+        deps=list(table.landing),
+        description=table.description,
+    )
+    def _asset(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+        started = time.perf_counter()
+        with warehouse.engine().begin() as conn:
+            cursor = conn.connection.driver_connection.cursor()
+            counts, dead_letters = table.refresh(cursor)
+            rows = cursor.execute(f"SELECT count(*) FROM canonical.{table.name}").fetchone()[0]
+        seconds = time.perf_counter() - started
+        context.log.info(f"canonical.{table.name}: {rows} rows; {counts}; {dead_letters} open dead letters")
+        metadata = counts_metadata(counts.inserted, counts.updated, counts.deleted, rows, seconds)
+        if table.dead_letters:
+            metadata["dead_letters"] = dg.MetadataValue.int(dead_letters)
+        return dg.MaterializeResult(metadata=metadata)
+
+    return _asset
+
+
+CANONICAL_ASSETS = [canonical_asset(t, "canonical_master_data") for t in MASTER_DATA] + [
+    canonical_asset(t, "canonical_shipments") for t in OPERATIONAL
+]

@@ -1,0 +1,355 @@
+"""The canonical operational model: shipments, their loads, dispatches, vehicle events, PODs,
+milestones, charges, disputes and inventory positions, built from landing with LANDSCAPE §5's rules.
+
+- Ids from other systems are normalised with `canonical.shipment_id` (upper case, trimmed, the
+  dash restored: `so0001234` → `SO-0001234`); a load, dispatch, charge or dispute whose reference
+  matches no ERP order is kept, flagged `is_orphan`.
+- Every row tied to a shipment carries its `correlation_id` (derived from the order id, so it is
+  the same in every run and every system's rows).
+- WMS times are local site time: they become UTC with the WMS site's zone. A WMS row whose site
+  is not in the crosswalk cannot be placed in time and becomes a dead letter.
+- Telematics events count once per event_uid (the first received), POSITION pings are noise and
+  stay in landing; "first" is always by device time (`occurred_at`).
+"""
+
+from resources.dead_letters import DeadLetterRule
+from resources.warehouse import ensure_landing_table
+from sync_assets.canonical import CanonicalTable
+from sync_assets.edi.intake import INTAKE_DDL
+from sync_assets.mappings import source_table
+
+#: Governed code lists (LANDSCAPE §4); a charge line outside them cannot be billed.
+CHARGE_CODES = ("BASE", "FUEL", "DET", "LIFT", "INSD", "RESI")
+CHARGE_STATUSES = ("RATED", "VOID")
+
+
+def _payload_rule(table: str, landing: str, key_sql: str, reason_sql: str, where: str) -> DeadLetterRule:
+    return DeadLetterRule(
+        source_table=table,
+        query=f"""
+            SELECT {key_sql}, {reason_sql}, to_jsonb(r) - '_source_system' - '_captured_at', r._capture_position
+            FROM landing.{landing} r WHERE r._operation <> 'delete' AND {where}
+        """,
+    )
+
+
+_UNKNOWN_SITE = "NOT EXISTS (SELECT 1 FROM landing.raw_wms_sites s WHERE s._operation <> 'delete' AND s.site_code = r.site_code)"
+_UNKNOWN_DISPATCH = (
+    "NOT EXISTS (SELECT 1 FROM landing.raw_fleet_dispatches d WHERE d._operation <> 'delete' AND d.dispatch_id = r.dispatch_id)"
+)
+
+SHIPMENTS = CanonicalTable(
+    name="shipments",
+    key=("shipment_id",),
+    ddl="""
+        shipment_id text NOT NULL,
+        customer_id text,
+        ship_from text,
+        ship_to text,
+        requested_delivery date,
+        order_status text,
+        created_at timestamptz,
+        source_updated_at timestamptz,
+        correlation_id text
+    """,
+    select="""
+        SELECT DISTINCT ON (canonical.shipment_id(order_id))
+               canonical.shipment_id(order_id), upper(btrim(customer_id)), upper(btrim(ship_from)),
+               upper(btrim(ship_to)), requested_delivery, upper(btrim(status)), created_at, updated_at,
+               canonical.correlation_id(canonical.shipment_id(order_id))
+        FROM landing.raw_erp_sales_orders WHERE _operation <> 'delete'
+        ORDER BY canonical.shipment_id(order_id), updated_at DESC
+    """,
+    landing=("raw_erp_sales_orders",),
+    description="One shipment per ERP sales order (the canonical shipment id is the ERP order_id).",
+)
+
+LOADS = CanonicalTable(
+    name="loads",
+    key=("load_id",),
+    ddl="""
+        load_id text NOT NULL,
+        shipment_id text,
+        site_code text,
+        location_id text,
+        dock_door text,
+        status text,
+        load_completed_at timestamptz,
+        source_updated_at timestamptz,
+        is_orphan bool,
+        correlation_id text
+    """,
+    select="""
+        SELECT l.load_id, canonical.shipment_id(l.ext_order_ref), s.site_code, s.erp_location_id, l.dock_door,
+               upper(btrim(l.status)), l.load_completed_at AT TIME ZONE s.timezone, l.updated_at AT TIME ZONE s.timezone,
+               sh.shipment_id IS NULL, sh.correlation_id
+        FROM landing.raw_wms_loads l
+        JOIN landing.raw_wms_sites s ON s.site_code = l.site_code AND s._operation <> 'delete'
+        LEFT JOIN canonical.shipments sh ON sh.shipment_id = canonical.shipment_id(l.ext_order_ref)
+        WHERE l._operation <> 'delete'
+    """,
+    landing=("raw_wms_loads", "raw_wms_sites", "shipments"),
+    description="WMS loads with the shipment they carry and their times in UTC (site zone applied).",
+    dead_letters=(
+        _payload_rule("wms.loads", "raw_wms_loads", "r.load_id", "'unknown WMS site ' || r.site_code || ': no zone for its local times'", _UNKNOWN_SITE),
+    ),
+)
+
+DISPATCHES = CanonicalTable(
+    name="dispatches",
+    key=("dispatch_id",),
+    ddl="""
+        dispatch_id text NOT NULL,
+        shipment_id text,
+        shipment_ref text,
+        vehicle_id text,
+        driver_id text,
+        distance_km numeric(10,2),
+        status text,
+        source_updated_at timestamptz,
+        is_orphan bool,
+        correlation_id text
+    """,
+    select="""
+        SELECT d.dispatch_id, canonical.shipment_id(d.shipment_ref), d.shipment_ref, d.vehicle_id, d.driver_id,
+               d.distance_km, upper(btrim(d.status)), d.updated_at, sh.shipment_id IS NULL, sh.correlation_id
+        FROM landing.raw_fleet_dispatches d
+        LEFT JOIN canonical.shipments sh ON sh.shipment_id = canonical.shipment_id(d.shipment_ref)
+        WHERE d._operation <> 'delete'
+    """,
+    landing=("raw_fleet_dispatches", "shipments"),
+    description="Fleet dispatches with the dispatcher-typed shipment reference normalised to the ERP order id.",
+)
+
+VEHICLE_EVENTS = CanonicalTable(
+    name="vehicle_events",
+    key=("event_uid",),
+    ddl="""
+        event_uid text NOT NULL,
+        seq bigint,
+        dispatch_id text,
+        shipment_id text,
+        event_type text,
+        geofence_id text,
+        occurred_at timestamptz,
+        received_at timestamptz,
+        resent_count int,
+        correlation_id text
+    """,
+    select="""
+        SELECT DISTINCT ON (e.event_uid) e.event_uid, e.seq, e.dispatch_id, d.shipment_id, e.event_type, e.geofence_id,
+               e.occurred_at, e.received_at, count(*) OVER (PARTITION BY e.event_uid) - 1, d.correlation_id
+        FROM landing.raw_fleet_telematics_events e
+        JOIN canonical.dispatches d ON d.dispatch_id = e.dispatch_id
+        WHERE e._operation <> 'delete' AND e.event_type <> 'POSITION'
+        ORDER BY e.event_uid, e.received_at, e.seq
+    """,
+    landing=("raw_fleet_telematics_events", "dispatches"),
+    description=(
+        "Telematics events other than POSITION pings, once per event_uid (a re-sent event is the "
+        "same event); `resent_count` says how often the provider sent it again."
+    ),
+    dead_letters=(
+        _payload_rule("fleet.telematics_events", "raw_fleet_telematics_events", "r.seq::text", "'unknown dispatch ' || r.dispatch_id", _UNKNOWN_DISPATCH),
+    ),
+)
+
+PODS = CanonicalTable(
+    name="proofs_of_delivery",
+    key=("pod_id",),
+    ddl="""
+        pod_id text NOT NULL,
+        dispatch_id text,
+        shipment_id text,
+        signed_by text,
+        signed_at timestamptz,
+        exception_code text,
+        is_delivery bool,
+        source_updated_at timestamptz,
+        correlation_id text
+    """,
+    select="""
+        SELECT p.pod_id, p.dispatch_id, d.shipment_id, p.signed_by, p.signed_at, upper(btrim(p.exception_code)),
+               upper(btrim(p.exception_code)) IS DISTINCT FROM 'REFUSED', p.updated_at, d.correlation_id
+        FROM landing.raw_fleet_proof_of_delivery p
+        JOIN canonical.dispatches d ON d.dispatch_id = p.dispatch_id
+        WHERE p._operation <> 'delete'
+    """,
+    landing=("raw_fleet_proof_of_delivery", "dispatches"),
+    description="Proofs of delivery; a REFUSED one is not a delivery (no DELIVERED milestone, no invoice).",
+    dead_letters=(
+        _payload_rule("fleet.proof_of_delivery", "raw_fleet_proof_of_delivery", "r.pod_id", "'unknown dispatch ' || r.dispatch_id", _UNKNOWN_DISPATCH),
+    ),
+)
+
+MILESTONES = CanonicalTable(
+    name="shipment_milestones",
+    key=("shipment_id", "milestone"),
+    ddl="""
+        shipment_id text NOT NULL,
+        milestone text NOT NULL,
+        occurred_at timestamptz,
+        source text,
+        source_ref text,
+        correlation_id text
+    """,
+    # One row per (shipment, milestone), the earliest; EDI 214s fill milestones no system of ours saw.
+    select="""
+        WITH internal AS (
+            (SELECT shipment_id, 'ORDERED' AS milestone, created_at AS occurred_at, 'erp' AS source,
+                   'erp:sales_orders:' || shipment_id AS source_ref FROM canonical.shipments)
+            UNION ALL
+            (SELECT canonical.shipment_id(order_id), 'RELEASED', min(first_updated_at), 'erp',
+                   'erp:sales_orders:' || canonical.shipment_id(order_id)
+            FROM landing.raw_erp_sales_orders_history WHERE upper(status) IN ('RELEASED', 'SHIPPED', 'CLOSED')
+            GROUP BY 1)
+            UNION ALL
+            (SELECT DISTINCT ON (shipment_id) shipment_id, 'LOADED', load_completed_at, 'wms', 'wms:loads:' || load_id
+            FROM canonical.loads WHERE NOT is_orphan AND load_completed_at IS NOT NULL
+            ORDER BY shipment_id, load_completed_at)
+            UNION ALL
+            (SELECT DISTINCT ON (shipment_id) shipment_id, 'DEPARTED', occurred_at, 'fleet', 'fleet:telematics_events:' || event_uid
+            FROM canonical.vehicle_events WHERE event_type = 'DEPARTED' AND shipment_id IS NOT NULL
+            ORDER BY shipment_id, occurred_at)
+            UNION ALL
+            (SELECT DISTINCT ON (e.shipment_id) e.shipment_id, 'ARRIVED', e.occurred_at, 'fleet',
+                   'fleet:telematics_events:' || e.event_uid
+            FROM canonical.vehicle_events e
+            JOIN canonical.shipments s ON s.shipment_id = e.shipment_id
+            JOIN landing.raw_fleet_geofences g ON g._operation <> 'delete' AND g.geofence_id = e.geofence_id
+                 AND upper(btrim(g.location_ref)) = s.ship_to
+            WHERE e.event_type = 'GEOFENCE_ENTER'
+            ORDER BY e.shipment_id, e.occurred_at)
+            UNION ALL
+            (SELECT DISTINCT ON (shipment_id) shipment_id, 'DELIVERED', signed_at, 'fleet', 'fleet:proof_of_delivery:' || pod_id
+            FROM canonical.proofs_of_delivery WHERE is_delivery AND shipment_id IS NOT NULL
+            ORDER BY shipment_id, signed_at)
+                    ),
+        edi AS (
+            SELECT DISTINCT ON (canonical.shipment_id(shipment_ref), milestone)
+                   canonical.shipment_id(shipment_ref) AS shipment_id, milestone, occurred_at, 'edi' AS source,
+                   'edi:' || file_name || ':' || shipment_ref AS source_ref
+            FROM landing.raw_edi_status_events WHERE milestone IS NOT NULL AND occurred_at IS NOT NULL
+            ORDER BY canonical.shipment_id(shipment_ref), milestone, occurred_at
+        ),
+        everything AS (
+            SELECT * FROM internal
+            UNION ALL
+            SELECT * FROM edi WHERE NOT EXISTS (
+                SELECT 1 FROM internal i WHERE i.shipment_id = edi.shipment_id AND i.milestone = edi.milestone)
+        )
+        SELECT m.shipment_id, m.milestone, m.occurred_at, m.source, m.source_ref, s.correlation_id
+        FROM everything m JOIN canonical.shipments s ON s.shipment_id = m.shipment_id
+    """,
+    landing=("shipments", "loads", "vehicle_events", "proofs_of_delivery", "raw_erp_sales_orders", "raw_edi_status_events", "raw_fleet_geofences"),
+    prepare=lambda cursor: (cursor.execute(INTAKE_DDL), ensure_landing_table(cursor, source_table("erp", "sales_orders"))),
+    description=(
+        "Shipment milestones in UTC: ORDERED and RELEASED (ERP), LOADED (WMS, site time converted), "
+        "DEPARTED and ARRIVED (first by device time; ARRIVED at the ship-to geofence), DELIVERED (POD "
+        "signed, not REFUSED); carrier 214s fill milestones our systems did not see."
+    ),
+)
+
+CHARGES = CanonicalTable(
+    name="charges",
+    key=("charge_id",),
+    ddl="""
+        charge_id text NOT NULL,
+        shipment_id text,
+        charge_code text,
+        quantity numeric(12,3),
+        amount numeric(12,2),
+        currency char(3),
+        status text,
+        rated_at timestamptz,
+        source_updated_at timestamptz,
+        is_orphan bool,
+        correlation_id text
+    """,
+    select=f"""
+        SELECT c.charge_id, canonical.shipment_id(c.shipment_ref), upper(btrim(c.charge_code)), c.quantity, c.amount,
+               upper(c.currency), upper(btrim(c.status)), c.rated_at, c.updated_at, sh.shipment_id IS NULL, sh.correlation_id
+        FROM landing.raw_billing_charge_lines c
+        LEFT JOIN canonical.shipments sh ON sh.shipment_id = canonical.shipment_id(c.shipment_ref)
+        WHERE c._operation <> 'delete' AND upper(btrim(c.charge_code)) IN {CHARGE_CODES}
+          AND upper(btrim(c.status)) IN {CHARGE_STATUSES}
+    """,
+    landing=("raw_billing_charge_lines", "shipments"),
+    description="Billing charge lines with normalised shipment ids; codes and statuses from the governed lists.",
+    dead_letters=(
+        _payload_rule(
+            "billing.charge_lines",
+            "raw_billing_charge_lines",
+            "r.charge_id",
+            "'charge code ' || coalesce(r.charge_code, 'NULL') || ' / status ' || coalesce(r.status, 'NULL') || ' not in the governed lists'",
+            f"(upper(btrim(r.charge_code)) NOT IN {CHARGE_CODES} OR upper(btrim(r.status)) NOT IN {CHARGE_STATUSES} "
+            "OR r.charge_code IS NULL OR r.status IS NULL)",
+        ),
+    ),
+)
+
+DISPUTES = CanonicalTable(
+    name="disputes",
+    key=("dispute_id",),
+    ddl="""
+        dispute_id text NOT NULL,
+        shipment_id text,
+        reason text,
+        amount numeric(12,2),
+        status text,
+        opened_at timestamptz,
+        source_updated_at timestamptz,
+        is_orphan bool,
+        correlation_id text
+    """,
+    select="""
+        SELECT d.dispute_id, canonical.shipment_id(d.shipment_ref), d.reason, d.amount, upper(btrim(d.status)),
+               d.opened_at, d.updated_at, sh.shipment_id IS NULL, sh.correlation_id
+        FROM landing.raw_billing_disputes d
+        LEFT JOIN canonical.shipments sh ON sh.shipment_id = canonical.shipment_id(d.shipment_ref)
+        WHERE d._operation <> 'delete'
+    """,
+    landing=("raw_billing_disputes", "shipments"),
+    description="Customer disputes by shipment; an OPEN one holds the shipment's invoice.",
+)
+
+INVENTORY_POSITIONS = CanonicalTable(
+    name="inventory_positions",
+    key=("sku", "location_id"),
+    ddl="""
+        sku text NOT NULL,
+        location_id text NOT NULL,
+        erp_qty int,
+        wms_qty bigint,
+        difference bigint,
+        unit_cost numeric(12,4)
+    """,
+    # WMS on-hand = the ledger's sum per (sku, site), in ERP ids (sku upper case, site → location);
+    # a side with no row counts 0.
+    select="""
+        WITH wms AS (
+            SELECT upper(btrim(m.sku)) AS sku, s.erp_location_id AS location_id, sum(m.qty) AS qty
+            FROM landing.raw_wms_inventory_movements m
+            JOIN landing.raw_wms_sites s ON s.site_code = m.site_code AND s._operation <> 'delete'
+            WHERE m._operation <> 'delete' GROUP BY 1, 2
+        ),
+        erp AS (
+            SELECT upper(btrim(sku)) AS sku, upper(btrim(location_id)) AS location_id, sum(qty_on_hand) AS qty
+            FROM landing.raw_erp_inventory_balances WHERE _operation <> 'delete' GROUP BY 1, 2
+        )
+        SELECT coalesce(e.sku, w.sku), coalesce(e.location_id, w.location_id), coalesce(e.qty, 0), coalesce(w.qty, 0),
+               coalesce(e.qty, 0) - coalesce(w.qty, 0), i.unit_cost
+        FROM erp e FULL JOIN wms w ON w.sku = e.sku AND w.location_id = e.location_id
+        LEFT JOIN canonical.items i ON i.sku = coalesce(e.sku, w.sku)
+    """,
+    landing=("raw_wms_inventory_movements", "raw_wms_sites", "raw_erp_inventory_balances", "items"),
+    description="Stock per ERP sku and location: the ERP's balance beside the WMS ledger's on-hand.",
+    dead_letters=(
+        _payload_rule(
+            "wms.inventory_movements", "raw_wms_inventory_movements", "r.movement_id::text",
+            "'unknown WMS site ' || r.site_code || ': no ERP location for its stock'", _UNKNOWN_SITE,
+        ),
+    ),
+)
+
+OPERATIONAL = (SHIPMENTS, LOADS, DISPATCHES, VEHICLE_EVENTS, PODS, MILESTONES, CHARGES, DISPUTES, INVENTORY_POSITIONS)
