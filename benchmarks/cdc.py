@@ -1,0 +1,142 @@
+"""Change-capture benchmark: changes/s from source commit to canonical vs the raw slot drain, and idle polls.
+
+In one process run, on one server:
+  raw slot drain   `count(*)` over pg_logical_slot_peek_changes for N committed changes
+                   (decoding only: the physical limit of test_decoding);
+  log capture      Waybill's log poll of the same N changes into landing (peek, parse, COPY,
+                   merge, position, slot advance), then with the canonical shipments rebuild;
+  cursor capture   the same N changes by cursor poll into landing;
+  idle poll        a poll with nothing new, log and cursor mode, with 10 k and 1 M rows in the
+                   source table (median of 20), after a checkpoint (steady state). Cursor mode scans
+                   the timestamp cursor column: without an index on it at the source (the landscape
+                   has none), its idle poll grows with the table.
+DESIGN.md's baselines: slot drain 326 k changes/s (test_decoding); idle poll ~0.2 ms.
+Targets: >= 100,000 changes/s applied; idle poll < 5 ms at any table size.
+
+Usage: .venv/bin/python benchmarks/cdc.py [--changes 100000] [--big 1000000]
+Runs on the embedded PostgreSQL unless WAYBILL_BENCH_PG_URL names an admin URL (the server
+needs wal_level = logical).
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.batch_load import admin_url, create_database, drop_database  # noqa: E402
+from resources.databases import dispose_engines  # noqa: E402
+from resources.sources import SourceDatabase  # noqa: E402
+from resources.warehouse import Warehouse  # noqa: E402
+from sync_assets.changes.poll import poll_source  # noqa: E402
+from sync_assets.shipments.canonical import SHIPMENTS  # noqa: E402
+
+DDL = Path(__file__).resolve().parent.parent / "sync_assets" / "sandbox" / "ddl" / "erp.sql"
+INSERT_ORDERS = (
+    "INSERT INTO sales_orders SELECT 'SO-' || lpad(g::text, 7, '0'), 'C000001', 'WH-ATL', 'CS-000001-01', NULL, "
+    "'OPEN', timestamptz '2026-10-01 00:00Z' + g * interval '1 second', "
+    "timestamptz '2026-10-01 00:00Z' + g * interval '1 second' FROM generate_series(%s::int, %s::int) g"
+)
+
+
+def timed(fn) -> float:
+    started = time.perf_counter()
+    fn()
+    return time.perf_counter() - started
+
+
+def set_mode(mode: str) -> None:
+    os.environ["WAYBILL_CAPTURE_ERP"] = mode
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--changes", type=int, default=100_000)
+    parser.add_argument("--big", type=int, default=1_000_000, help="rows in the source for the large idle poll")
+    args = parser.parse_args()
+
+    admin = admin_url()
+    suffix = uuid.uuid4().hex[:8]
+    names = {"erp": f"bench_cdc_src_{suffix}", "warehouse": f"bench_cdc_wh_{suffix}"}
+    urls = {role: create_database(admin, name) for role, name in names.items()}
+    os.environ["WAYBILL_ERP_URL"] = urls["erp"]
+    os.environ["WAYBILL_WAREHOUSE_URL"] = urls["warehouse"]
+    warehouse, source = Warehouse(), SourceDatabase(system="erp")
+    figures: list[tuple[str, float, str]] = []
+    try:
+        with psycopg.connect(urls["erp"], autocommit=True) as conn:
+            conn.execute(DDL.read_text())
+            conn.execute(INSERT_ORDERS, (1, 10_000))
+
+        for mode in ("log", "cursor"):
+            set_mode(mode)
+            poll_source(warehouse, source)  # first poll: slot / cursor start + initial copy
+            updates = args.changes // 10  # a tenth updates of existing orders, the rest new orders
+            first_new = 1_000_001 if mode == "log" else 2_000_001
+            with psycopg.connect(urls["erp"], autocommit=True) as conn:
+                conn.execute(
+                    "UPDATE sales_orders SET status = %s, updated_at = %s::timestamptz + "
+                    "substr(order_id, 4)::int * interval '1 second' WHERE order_id <= %s",
+                    ("RELEASED" if mode == "log" else "SHIPPED", "2027-01-01" if mode == "log" else "2027-06-01",
+                     f"SO-{updates:07d}"),
+                )
+                conn.execute(INSERT_ORDERS, (first_new, first_new + args.changes - updates - 1))
+                if mode == "log":
+                    started = time.perf_counter()
+                    drained = conn.execute(
+                        "SELECT count(*) FROM pg_logical_slot_peek_changes('waybill_erp', NULL, NULL) WHERE data LIKE 'table %'"
+                    ).fetchone()[0]
+                    seconds = time.perf_counter() - started
+                    figures.append(("raw slot drain (test_decoding)", drained / seconds, f"{drained:,} changes in {seconds:.2f}s"))
+            result = poll_source(warehouse, source)
+            figures.append((f"{mode} capture into landing", result.changes / result.seconds, f"{result.changes:,} changes in {result.seconds:.2f}s"))
+
+            def canonical() -> None:
+                with warehouse.engine().begin() as conn:
+                    SHIPMENTS.refresh(conn.connection.driver_connection.cursor())
+
+            canonical_seconds = timed(canonical)
+            total = result.seconds + canonical_seconds
+            figures.append((f"{mode} capture + canonical shipments", result.changes / total, f"canonical rebuild {canonical_seconds:.2f}s"))
+
+        for rows in (10_000, args.big):
+            with psycopg.connect(urls["erp"], autocommit=True) as conn:
+                have = conn.execute("SELECT count(*) FROM sales_orders").fetchone()[0]
+                if have < rows:
+                    conn.execute(INSERT_ORDERS, (3_000_001, 3_000_000 + rows - have))
+                    conn.execute("VACUUM ANALYZE sales_orders")
+            for mode in ("log", "cursor"):
+                set_mode(mode)
+                poll_source(warehouse, source)
+                poll_source(warehouse, source)
+                # Steady state: a checkpoint logs the running transactions, so the slot's restart
+                # point catches up with its confirmed position (PostgreSQL does this by itself
+                # every 15 s of activity; until then each peek re-reads WAL from the older point).
+                with psycopg.connect(admin, autocommit=True) as conn:
+                    conn.execute("CHECKPOINT")
+                poll_source(warehouse, source)
+                samples = [timed(lambda: poll_source(warehouse, source)) for _ in range(20)]
+                median_ms = statistics.median(samples) * 1000
+                figures.append((f"idle poll, {mode}, {max(rows, have):,} rows", median_ms, "ms (median of 20)"))
+
+        print(f"\n{'measure':<44}{'value':>14}  detail")
+        for name, value, detail in figures:
+            unit = "" if "idle" in name else " /s"
+            print(f"{name:<44}{value:>14,.1f}{unit}  {detail}")
+        print("\ntargets: >= 100,000 changes/s applied; idle poll < 5 ms at any table size")
+    finally:
+        dispose_engines()
+        with psycopg.connect(urls["erp"], autocommit=True) as conn:
+            conn.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = current_database()")
+        for name in names.values():
+            drop_database(admin, name)
+
+
+if __name__ == "__main__":
+    main()
