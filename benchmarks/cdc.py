@@ -40,8 +40,8 @@ from sync_assets.shipments.canonical import SHIPMENTS  # noqa: E402
 DDL = Path(__file__).resolve().parent.parent / "sync_assets" / "sandbox" / "ddl" / "erp.sql"
 INSERT_ORDERS = (
     "INSERT INTO sales_orders SELECT 'SO-' || lpad(g::text, 7, '0'), 'C000001', 'WH-ATL', 'CS-000001-01', NULL, "
-    "'OPEN', timestamptz '2026-10-01 00:00Z' + g * interval '1 second', "
-    "timestamptz '2026-10-01 00:00Z' + g * interval '1 second' FROM generate_series(%s::int, %s::int) g"
+    "'OPEN', %(at)s::timestamptz + g * interval '1 second', %(at)s::timestamptz + g * interval '1 second' "
+    "FROM generate_series(%(first)s::int, %(last)s::int) g"
 )
 
 
@@ -72,21 +72,21 @@ def main() -> None:
     try:
         with psycopg.connect(urls["erp"], autocommit=True) as conn:
             conn.execute(DDL.read_text())
-            conn.execute(INSERT_ORDERS, (1, 10_000))
+            conn.execute(INSERT_ORDERS, {"at": "2026-10-01", "first": 1, "last": 10_000})
 
         for mode in ("log", "cursor"):
             set_mode(mode)
             poll_source(warehouse, source)  # first poll: slot / cursor start + initial copy
             updates = args.changes // 10  # a tenth updates of existing orders, the rest new orders
             first_new = 1_000_001 if mode == "log" else 2_000_001
+            later = "2027-01-01" if mode == "log" else "2028-01-01"  # past every cursor so far
             with psycopg.connect(urls["erp"], autocommit=True) as conn:
                 conn.execute(
                     "UPDATE sales_orders SET status = %s, updated_at = %s::timestamptz + "
                     "substr(order_id, 4)::int * interval '1 second' WHERE order_id <= %s",
-                    ("RELEASED" if mode == "log" else "SHIPPED", "2027-01-01" if mode == "log" else "2027-06-01",
-                     f"SO-{updates:07d}"),
+                    ("RELEASED" if mode == "log" else "SHIPPED", later, f"SO-{updates:07d}"),
                 )
-                conn.execute(INSERT_ORDERS, (first_new, first_new + args.changes - updates - 1))
+                conn.execute(INSERT_ORDERS, {"at": later, "first": first_new, "last": first_new + args.changes - updates - 1})
                 if mode == "log":
                     started = time.perf_counter()
                     drained = conn.execute(
@@ -109,7 +109,7 @@ def main() -> None:
             with psycopg.connect(urls["erp"], autocommit=True) as conn:
                 have = conn.execute("SELECT count(*) FROM sales_orders").fetchone()[0]
                 if have < rows:
-                    conn.execute(INSERT_ORDERS, (3_000_001, 3_000_000 + rows - have))
+                    conn.execute(INSERT_ORDERS, {"at": "2026-01-01", "first": 3_000_001, "last": 3_000_000 + rows - have})
                     conn.execute("VACUUM ANALYZE sales_orders")
             for mode in ("log", "cursor"):
                 set_mode(mode)
