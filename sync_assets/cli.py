@@ -184,6 +184,56 @@ def sync() -> None:
         sys.exit(1)
 
 
+@main.group()
+def deadletter() -> None:
+    """Records that failed mapping, kept with payload, reason and source position."""
+
+
+def _open_dead_letters(include_resolved: bool = False) -> list:
+    import sqlalchemy as sa
+
+    from resources.dead_letters import DEAD_LETTER_DDL
+
+    with engine_for("warehouse", resolve_url("warehouse")).begin() as conn:
+        conn.exec_driver_sql(DEAD_LETTER_DDL)
+        return conn.execute(
+            sa.text(
+                "SELECT id, source_table, source_pk, reason, capture_position, first_seen_at, resolved_at "
+                "FROM ops.dead_letters WHERE :all OR resolved_at IS NULL ORDER BY id"
+            ),
+            {"all": include_resolved},
+        ).all()
+
+
+@deadletter.command("list")
+@click.option("--all", "include_resolved", is_flag=True, help="Include dead letters that have since been mapped.")
+def deadletter_list(include_resolved: bool) -> None:
+    """List dead letters (open ones unless --all)."""
+    rows = _open_dead_letters(include_resolved)
+    for row in rows:
+        state = f"resolved {row.resolved_at:%Y-%m-%d %H:%M}" if row.resolved_at else "open"
+        click.echo(
+            f"{row.id:>6}  {row.source_table:<26} {row.source_pk:<24} {state:<22} {row.reason}"
+            f"  (position {row.capture_position or '-'}, first seen {row.first_seen_at:%Y-%m-%d %H:%M} UTC)"
+        )
+    click.echo(f"{len(rows)} dead letter(s)")
+
+
+@deadletter.command("replay")
+def deadletter_replay() -> None:
+    """Map every open dead letter again (after fixing its cause): re-runs the change_capture job.
+
+    A dead letter whose row now maps is marked resolved; one that still fails stays open with its reason.
+    """
+    before = {row.id for row in _open_dead_letters()}
+    check_connections()
+    ok = run_job("change_capture")
+    still_open = {row.id for row in _open_dead_letters()}
+    click.echo(f"replayed {len(before)} dead letter(s): {len(before - still_open)} resolved, {len(before & still_open)} still open")
+    if not ok:
+        sys.exit(1)
+
+
 @main.command()
 @click.option("--port", default=3000, show_default=True)
 def dev(port: int) -> None:

@@ -1,10 +1,13 @@
 """The EDI inbox as landing assets: files, 214 status events and 210 invoice lines."""
 
+import time
+
 import dagster as dg
 
 from resources.edi_inbox import EdiInbox
 from resources.warehouse import Warehouse
 from sync_assets.edi.intake import read_inbox
+from sync_assets.landing import counts_metadata
 
 EDI_TABLES = {
     "raw_edi_files": "Every X12 file read from the inbox, by SHA-256: processed or quarantined with its reason.",
@@ -25,7 +28,9 @@ EDI_TABLES = {
 )
 def edi_landing(context: dg.AssetExecutionContext, warehouse: Warehouse, edi_inbox: EdiInbox):
     inbox = edi_inbox.folder()
+    started = time.perf_counter()
     result = read_inbox(warehouse.engine(), inbox)
+    seconds = time.perf_counter() - started
     for name, reason in result.quarantined.items():
         context.log.warning(f"quarantined {name}: {reason}")
     context.log.info(
@@ -35,11 +40,16 @@ def edi_landing(context: dg.AssetExecutionContext, warehouse: Warehouse, edi_inb
     yield dg.MaterializeResult(
         asset_key="raw_edi_files",
         metadata={
+            **counts_metadata(len(result.processed) + len(result.quarantined), 0, 0, None, seconds),
             "processed": dg.MetadataValue.int(len(result.processed)),
             "quarantined": dg.MetadataValue.int(len(result.quarantined)),
             "quarantine_reasons": dg.MetadataValue.json(result.quarantined),
             "already_seen": dg.MetadataValue.int(len(result.already_seen)),
         },
     )
-    yield dg.MaterializeResult(asset_key="raw_edi_status_events", metadata={"inserted": result.events})
-    yield dg.MaterializeResult(asset_key="raw_edi_invoice_lines", metadata={"inserted": result.invoice_lines})
+    yield dg.MaterializeResult(
+        asset_key="raw_edi_status_events", metadata=counts_metadata(result.events, 0, 0, None, seconds)
+    )
+    yield dg.MaterializeResult(
+        asset_key="raw_edi_invoice_lines", metadata=counts_metadata(result.invoice_lines, 0, 0, None, seconds)
+    )

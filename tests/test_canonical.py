@@ -1,0 +1,183 @@
+"""The canonical model applies LANDSCAPE §5's rules: ids normalised, WMS local times to UTC,
+re-sent and late events once and in device-time order, REFUSED is no delivery, orphans kept,
+unmappable rows dead-lettered and replayable, each exactly once."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import psycopg
+import pytest
+
+from sync_assets.definitions import defs
+
+DDL = Path(__file__).resolve().parent.parent / "sync_assets" / "sandbox" / "ddl"
+
+SOURCES = {
+    "erp": """
+        INSERT INTO customers VALUES ('C000001', 'Acme', 'USD', 30, true, '2026-01-01T00:00Z');
+        INSERT INTO items VALUES ('SKU-00001', 'Widget', 'EA', 2.5000, '2026-01-01T00:00Z');
+        INSERT INTO locations VALUES
+          ('WH-ATL', 'WAREHOUSE', 'Atlanta DC', 'Atlanta', 'US', 33.7, -84.4, 'America/New_York', '2026-01-01T00:00Z'),
+          ('CS-000001-01', 'CUSTOMER_SITE', 'Acme Dock', 'Macon', 'US', 32.8, -83.6, 'America/New_York', '2026-01-01T00:00Z');
+        INSERT INTO contracts VALUES ('K-1', 'C000001', '2026-01-01', NULL, 'USD', 1.2500, 150, 12.5, 60, 45, '{}', '2026-01-01T00:00Z');
+        INSERT INTO sales_orders VALUES
+          ('SO-0000001', 'C000001', 'WH-ATL', 'CS-000001-01', NULL, 'SHIPPED', '2026-10-01T08:00Z', '2026-10-01T12:00Z'),
+          ('SO-0000002', 'C000001', 'WH-ATL', 'CS-000001-01', NULL, 'SHIPPED', '2026-10-01T08:30Z', '2026-10-01T12:00Z');
+        INSERT INTO inventory_balances VALUES ('SKU-00001', 'WH-ATL', 90, '2026-10-01T00:00Z');
+    """,
+    "wms": """
+        INSERT INTO sites VALUES ('ATL', 'WH-ATL', 'America/New_York'), ('ZZZ', 'WH-ZZZ', 'Europe/Nowhere');
+        INSERT INTO loads VALUES
+          ('L000001', 'so0000001', 'ATL', 'D1', 'SHIPPED', '2026-10-01 10:15:00', '2026-10-01 10:15:00'),
+          ('L000099', 'so9999999', 'ATL', 'D2', 'LOADED', '2026-10-01 11:00:00', '2026-10-01 11:00:00'),
+          ('L000100', 'so0000002', 'XXX', 'D3', 'LOADED', '2026-10-01 11:00:00', '2026-10-01 11:00:00');
+        INSERT INTO inventory_movements (sku, site_code, movement_type, qty, reason_code, occurred_at) VALUES
+          ('sku-00001', 'ATL', 'RECEIPT', 100, NULL, '2026-09-30 09:00'),
+          ('sku-00001', 'ATL', 'PICK', -7, NULL, '2026-10-01 09:00');
+    """,
+    "fleet": """
+        INSERT INTO geofences VALUES ('GF-WH-ATL', 'WH-ATL', 33.7, -84.4, 300),
+                                     ('GF-CS-000001-01', 'CS-000001-01', 32.8, -83.6, 200);
+        INSERT INTO dispatches VALUES
+          ('D0000001', ' so-0000001 ', 'TRK-1', 'DRV-1', 135.40, 'DELIVERED', '2026-10-01T20:00Z'),
+          ('D0000002', 'SO0000002', 'TRK-2', 'DRV-2', 80.00, 'DELIVERED', '2026-10-01T20:00Z'),
+          ('D0000099', 'so-0099999', 'TRK-9', NULL, 10.00, 'PLANNED', '2026-10-01T20:00Z');
+        INSERT INTO telematics_events VALUES
+          (1, 'ev-dep', 'D0000001', 'DEPARTED', NULL, '2026-10-01T14:30Z', '2026-10-01T14:30:05Z', NULL),
+          -- ARRIVED: the earliest ENTER by device time arrives last (late) and is re-sent.
+          (2, 'ev-enter-2', 'D0000001', 'GEOFENCE_ENTER', 'GF-CS-000001-01', '2026-10-01T17:10Z', '2026-10-01T17:10:02Z', NULL),
+          (3, 'ev-enter-1', 'D0000001', 'GEOFENCE_ENTER', 'GF-CS-000001-01', '2026-10-01T16:55Z', '2026-10-01T18:40Z', NULL),
+          (4, 'ev-enter-1', 'D0000001', 'GEOFENCE_ENTER', 'GF-CS-000001-01', '2026-10-01T16:55Z', '2026-10-01T18:41Z', NULL),
+          (5, 'ev-pos', 'D0000001', 'POSITION', NULL, '2026-10-01T15:00Z', '2026-10-01T15:00:01Z', '{"lat": 33.1}'),
+          -- an ENTER at another geofence is not ARRIVED
+          (6, 'ev-enter-wh', 'D0000002', 'GEOFENCE_ENTER', 'GF-WH-ATL', '2026-10-01T15:00Z', '2026-10-01T15:00:01Z', NULL),
+          (7, 'ev-ghost', 'D7777777', 'DEPARTED', NULL, '2026-10-01T15:00Z', '2026-10-01T15:00:01Z', NULL);
+        INSERT INTO proof_of_delivery VALUES
+          ('P1', 'D0000001', 'J. Doe', '2026-10-01T17:40Z', NULL, '2026-10-01T17:45Z'),
+          ('P2', 'D0000002', 'R. Roe', '2026-10-01T16:00Z', 'REFUSED', '2026-10-01T16:05Z');
+    """,
+    "billing": """
+        INSERT INTO charge_lines VALUES
+          ('CH-1', 'SO-0000001', 'BASE', 1, 169.25, 'USD', 'RATED', '2026-10-01T17:45Z', '2026-10-01T17:45Z'),
+          ('CH-2', 'so0000001', 'FUEL', 1, 21.16, 'USD', 'RATED', '2026-10-01T17:45Z', '2026-10-01T17:45Z'),
+          ('CH-3', 'SO-0055555', 'BASE', 1, 99.00, 'USD', 'RATED', '2026-10-01T17:45Z', '2026-10-01T17:45Z'),
+          ('CH-4', 'SO-0000001', 'TOLL', 1, 12.00, 'USD', 'RATED', '2026-10-01T17:45Z', '2026-10-01T17:45Z');
+        INSERT INTO disputes VALUES ('DS-1', ' so0000002', 'refused', 80.00, 'OPEN', '2026-10-02T09:00Z', '2026-10-02T09:00Z');
+    """,
+}
+
+
+def run_sql(url: str, statement: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(statement)
+
+
+def query(url: str, statement: str) -> list[tuple]:
+    with psycopg.connect(url) as conn:
+        return conn.execute(statement).fetchall()
+
+
+@pytest.fixture
+def synced(landscape_env):
+    for system, rows in SOURCES.items():
+        run_sql(landscape_env[system], (DDL / f"{system}.sql").read_text() + rows)
+    result = capture()
+    assert result.success
+    yield landscape_env
+    for system in SOURCES:
+        run_sql(
+            landscape_env[system],
+            "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = current_database()",
+        )
+
+
+def capture() -> dg.ExecuteInProcessResult:
+    return defs.resolve_job_def("change_capture").execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(), raise_on_error=False
+    )
+
+
+def test_ids_are_normalised_and_orphans_kept(synced):
+    wh = synced["warehouse"]
+    assert query(wh, "SELECT dispatch_id, shipment_id, is_orphan FROM canonical.dispatches ORDER BY 1") == [
+        ("D0000001", "SO-0000001", False),
+        ("D0000002", "SO-0000002", False),
+        ("D0000099", "SO-0099999", True),
+    ]
+    assert query(wh, "SELECT load_id, shipment_id, is_orphan FROM canonical.loads ORDER BY 1") == [
+        ("L000001", "SO-0000001", False),
+        ("L000099", "SO-9999999", True),
+    ]
+    assert query(wh, "SELECT charge_id, shipment_id, is_orphan FROM canonical.charges ORDER BY 1") == [
+        ("CH-1", "SO-0000001", False),
+        ("CH-2", "SO-0000001", False),
+        ("CH-3", "SO-0055555", True),
+    ]
+    assert query(wh, "SELECT shipment_id FROM canonical.disputes") == [("SO-0000002",)]
+    [(correlation,)] = query(wh, "SELECT correlation_id FROM canonical.shipments WHERE shipment_id = 'SO-0000001'")
+    for table in ("loads", "dispatches", "charges", "shipment_milestones"):
+        assert query(wh, f"SELECT DISTINCT correlation_id FROM canonical.{table} WHERE shipment_id = 'SO-0000001'") == [
+            (correlation,)
+        ]
+
+
+def test_milestones_follow_the_landscape_rules(synced):
+    rows = query(
+        synced["warehouse"],
+        "SELECT milestone, to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI'), source FROM canonical.shipment_milestones "
+        "WHERE shipment_id = 'SO-0000001' ORDER BY occurred_at",
+    )
+    assert rows == [
+        ("ORDERED", "2026-10-01 08:00", "erp"),
+        ("RELEASED", "2026-10-01 12:00", "erp"),  # first seen SHIPPED at 12:00: the bound we know
+        ("LOADED", "2026-10-01 14:15", "wms"),  # 10:15 in Atlanta (EDT, UTC-4)
+        ("DEPARTED", "2026-10-01 14:30", "fleet"),
+        ("ARRIVED", "2026-10-01 16:55", "fleet"),  # the earliest ENTER by device time, though received last
+        ("DELIVERED", "2026-10-01 17:40", "fleet"),
+    ]
+    assert query(synced["warehouse"], "SELECT resent_count FROM canonical.vehicle_events WHERE event_uid = 'ev-enter-1'") == [
+        (1,)
+    ]
+    # A refused POD is no delivery, and an ENTER at another geofence is no arrival.
+    assert query(
+        synced["warehouse"],
+        "SELECT milestone FROM canonical.shipment_milestones WHERE shipment_id = 'SO-0000002' ORDER BY 1",
+    ) == [("ORDERED",), ("RELEASED",)]
+
+
+def test_inventory_positions_compare_erp_with_the_wms_ledger(synced):
+    assert query(synced["warehouse"], "SELECT sku, location_id, erp_qty, wms_qty, difference FROM canonical.inventory_positions") == [
+        ("SKU-00001", "WH-ATL", 90, 93, -3)
+    ]
+
+
+def test_unmappable_rows_are_dead_letters_until_fixed_then_replayed(synced):
+    wh = synced["warehouse"]
+    assert query(wh, "SELECT source_table, source_pk, reason FROM ops.dead_letters WHERE resolved_at IS NULL ORDER BY 1, 2") == [
+        ("billing.charge_lines", "CH-4", "charge code TOLL / status RATED not in the governed lists"),
+        ("fleet.telematics_events", "7", "unknown dispatch D7777777"),
+        ("wms.loads", "L000100", "unknown WMS site XXX: no zone for its local times"),
+    ]
+    [(payload, position)] = query(wh, "SELECT payload->>'dock_door', capture_position FROM ops.dead_letters WHERE source_pk = 'L000100'")
+    assert payload == "D3" and position
+
+    listed = subprocess.run([sys.executable, "-m", "sync_assets.cli", "deadletter", "list"], capture_output=True, text=True)
+    assert "wms.loads" in listed.stdout and "3 dead letter(s)" in listed.stdout
+
+    # The missing site arrives in the WMS crosswalk; a replay maps the load and resolves its dead letter.
+    run_sql(synced["wms"], "INSERT INTO sites VALUES ('XXX', 'WH-ATL', 'America/New_York')")
+    replay = subprocess.run([sys.executable, "-m", "sync_assets.cli", "deadletter", "replay"], capture_output=True, text=True)
+    assert replay.returncode == 0, replay.stderr[-2000:]
+    assert "replayed 3 dead letter(s): 1 resolved, 2 still open" in replay.stdout
+    assert query(wh, "SELECT shipment_id, load_completed_at AT TIME ZONE 'UTC' FROM canonical.loads WHERE load_id = 'L000100'")[0][0] == "SO-0000002"
+
+
+def test_a_second_run_without_source_change_writes_nothing(synced):
+    result = capture()
+    assert result.success
+    for event in result.get_asset_materialization_events():
+        meta = event.step_materialization_data.materialization.metadata
+        written = meta["inserted"].value + meta["updated"].value + meta["deleted"].value
+        assert written == 0, event.asset_key
