@@ -313,6 +313,39 @@ DISPUTES = CanonicalTable(
     description="Customer disputes by shipment; an OPEN one holds the shipment's invoice.",
 )
 
+CARRIER_CHARGES = CanonicalTable(
+    name="carrier_charges",
+    key=("file_sha256", "set_no", "line_no"),
+    ddl="""
+        file_sha256 text NOT NULL,
+        set_no int NOT NULL,
+        line_no int NOT NULL,
+        file_name text,
+        invoice_number text,
+        shipment_id text,
+        shipment_ref text,
+        charge_code text,
+        l1_code text,
+        amount numeric(12,2),
+        currency char(3),
+        invoice_date date,
+        is_orphan bool,
+        correlation_id text
+    """,
+    # What partner carriers bill us (X12 210), beside what we bill customers; a 210 whose
+    # reference matches no order is kept as an orphan.
+    select="""
+        SELECT l.file_sha256, l.set_no, l.line_no, l.file_name, l.invoice_number,
+               canonical.shipment_id(l.shipment_ref), l.shipment_ref, l.charge_code, l.l1_code, l.amount, l.currency,
+               l.invoice_date, sh.shipment_id IS NULL, sh.correlation_id
+        FROM landing.raw_edi_invoice_lines l
+        LEFT JOIN canonical.shipments sh ON sh.shipment_id = canonical.shipment_id(l.shipment_ref)
+    """,
+    landing=("raw_edi_invoice_lines", "shipments"),
+    description="Partner carriers' freight invoice lines (X12 210) by shipment, with Waybill charge codes.",
+    prepare=lambda cursor: cursor.execute(INTAKE_DDL),
+)
+
 INVENTORY_POSITIONS = CanonicalTable(
     name="inventory_positions",
     key=("sku", "location_id"),
@@ -352,4 +385,6 @@ INVENTORY_POSITIONS = CanonicalTable(
     ),
 )
 
-OPERATIONAL = (SHIPMENTS, LOADS, DISPATCHES, VEHICLE_EVENTS, PODS, MILESTONES, CHARGES, DISPUTES, INVENTORY_POSITIONS)
+OPERATIONAL = (
+    SHIPMENTS, LOADS, DISPATCHES, VEHICLE_EVENTS, PODS, MILESTONES, CHARGES, CARRIER_CHARGES, DISPUTES, INVENTORY_POSITIONS
+)
