@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from dataclasses import asdict
 
 import click
 
@@ -88,7 +87,7 @@ def _source_engines() -> dict:
 def _write_manifest(summary) -> None:
     path = waybill_home() / "sandbox" / "manifest.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(asdict(summary), indent=2, default=str, sort_keys=True))
+    path.write_text(json.dumps(summary.to_json(), indent=2, sort_keys=True))
     click.echo(f"manifest of planted anomalies: {path}")
 
 
@@ -131,7 +130,10 @@ def sandbox_tick() -> None:
     from sync_assets import sandbox as sim
 
     summary = sim.tick(_source_engines(), edi_inbox=edi_inbox(), progress=click.echo)
-    _print_summary(summary)
+    for table, rows in sorted(summary.changes.items()):
+        click.echo(f"  {table:<32} {rows:>10,} rows written")
+    click.echo(f"simulated clock: {summary.as_of:%Y-%m-%d %H:%M:%S} UTC; took {summary.elapsed:.1f}s "
+               "(a tick plants no anomalies: the build's manifest stays the complete list)")
 
 
 # --- runs ------------------------------------------------------------------------------------

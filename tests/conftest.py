@@ -8,13 +8,19 @@ landscape gets its own databases, so tests never see each other's data.
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 
 import psycopg
 import pytest
+import sqlalchemy as sa
 from psycopg import sql
 
 from resources import databases, embedded
 from resources.settings import DATABASE_ROLES, URL_ENV
+from sync_assets.sandbox import SandboxSummary, build
+from sync_assets.sandbox.schema import SYSTEMS
 
 #: The machine's PostgreSQL service, used by the tests that prove "any server by URL".
 SYSTEM_PG_URL = os.environ.get("WAYBILL_SYSTEM_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -76,3 +82,72 @@ def system_pg_available() -> bool:
             return True
     except psycopg.OperationalError:
         return False
+
+
+# --- sandbox landscapes (sources only) --------------------------------------------------------
+
+
+
+# --- scratch databases -------------------------------------------------------------------------
+
+@contextmanager
+def scratch_databases(admin_url: str):
+    """Four empty source databases on the server of `admin_url`, as {system: URL}; dropped afterwards."""
+    admin = psycopg.connect(admin_url, autocommit=True, connect_timeout=3)
+    prefix = f"sbx_{uuid.uuid4().hex[:8]}"
+    urls = {}
+    try:
+        for system in SYSTEMS:
+            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(f"{prefix}_{system}")))
+            urls[system] = _database_url(admin_url, f"{prefix}_{system}")
+        yield urls
+    finally:
+        for system in urls:
+            name = sql.Identifier(f"{prefix}_{system}")
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
+        admin.close()
+
+
+@contextmanager
+def sandbox_engines_for(urls: dict[str, str]):
+    """Engines as Waybill makes them, except the session TimeZone: the sandbox must not depend on it."""
+    engines = {s: sa.create_engine(sa.engine.make_url(u).set(drivername="postgresql+psycopg"),
+                                   connect_args={"options": "-c TimeZone=America/New_York"}) for s, u in urls.items()}
+    try:
+        yield engines
+    finally:
+        for engine in engines.values():
+            engine.dispose()
+
+
+@contextmanager
+def connections(urls: dict[str, str]):
+    conns = {s: psycopg.connect(u, autocommit=True) for s, u in urls.items()}
+    try:
+        yield conns
+    finally:
+        for conn in conns.values():
+            conn.close()
+
+
+@dataclass
+class Landscape:
+    urls: dict[str, str]
+    engines: dict
+    inbox: Path
+    summary: SandboxSummary
+
+
+@pytest.fixture(scope="module")
+def built_landscape(pg_admin_url, tmp_path_factory):
+    """One small landscape (seed 42, 300 orders) shared by the read-only tests of a module."""
+    with scratch_databases(pg_admin_url) as urls, sandbox_engines_for(urls) as engines:
+        inbox = tmp_path_factory.mktemp("edi") / "inbox"
+        yield Landscape(urls, engines, inbox, build(engines, seed=42, orders=300, edi_inbox=inbox, progress=lambda _: None))
+
+
+@pytest.fixture
+def fresh_landscape(pg_admin_url, tmp_path):
+    """A fresh, empty landscape to build and tick at will."""
+    with scratch_databases(pg_admin_url) as urls, sandbox_engines_for(urls) as engines:
+        yield Landscape(urls, engines, tmp_path / "edi" / "inbox", None)

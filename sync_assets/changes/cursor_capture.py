@@ -94,9 +94,25 @@ def _next_timestamp_state(cursor, stage: str, table: SourceTable, oldest_writer:
     return {"ts": ts}
 
 
+def _land_cursorless_tables(warehouse: Warehouse, source: SourceDatabase, tables: list[SourceTable]) -> dict:
+    """Tables without a cursor (WMS sites, geofences) are copied whole the first time, so the model
+    downstream has them; after that the snapshot comparison of master-data and nightly runs keeps them."""
+    counts = {}
+    with warehouse.engine().connect() as conn:
+        for table in tables:
+            if table.cursor_kind is None:
+                exists = conn.exec_driver_sql(
+                    f"SELECT to_regclass('landing.{table.landing_table}') IS NOT NULL"
+                ).scalar()
+                if not exists or not conn.exec_driver_sql(f"SELECT EXISTS (SELECT 1 FROM landing.{table.landing_table})").scalar():
+                    counts[table.name] = warehouse.load_snapshot(source, table).counts
+    return counts
+
+
 def poll_cursor(warehouse: Warehouse, source: SourceDatabase, tables: list[SourceTable]) -> PollResult:
     started = time.perf_counter()
     result = PollResult(source.system, "cursor", None)
+    result.counts.update(_land_cursorless_tables(warehouse, source, tables))
     with source.snapshot() as src, warehouse.engine().begin() as wh:
         src_cursor = src.connection.driver_connection.cursor()
         xmin, xmax = src_cursor.execute(

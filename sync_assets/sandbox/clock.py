@@ -1,8 +1,9 @@
-"""Simulated time: integer UTC seconds inside the simulator, real datetimes only in written rows.
+"""Simulated time: integer seconds everywhere, down to the rows handed to COPY.
 
-Integers make the lifecycle arithmetic cheap and exact; a row gets an aware UTC datetime (for
-`timestamptz`) or a naive local wall time of its site (for the WMS's `timestamp` columns). No
-function here reads the wall clock or a session TimeZone.
+A moment is integer UTC seconds; a WMS wall time is integer seconds of the site's local clock
+(:class:`LocalTime`). Integers keep the lifecycle arithmetic cheap and exact, and the loader
+writes them straight into the binary timestamp formats (loader.py), so no row ever depends on a
+session TimeZone. No function here reads the wall clock.
 
 The simulated clock advances on a grid of whole hours: `build` simulates up to `end + 1 day`
 00:00 UTC and every `tick` one more hour. The grid is what lets any process find the clock from
@@ -11,15 +12,13 @@ the data alone (see :func:`read_clock`).
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
-UTC = timezone.utc
 MINUTE = 60
 HOUR = 3600
 DAY = 86400
 TICK_SECONDS = HOUR
-_NAIVE_EPOCH = datetime(1970, 1, 1)
 
 
 def utc(seconds: int) -> datetime:
@@ -46,7 +45,8 @@ def next_tick(s: int) -> int:
 
 
 class LocalTime:
-    """Naive wall-clock time of one IANA zone, with the zone's offset cached per UTC hour.
+    """Wall-clock time of one IANA zone as integer seconds (the WMS's zone-less `timestamp`), with
+    the zone's offset cached per UTC hour.
 
     Every zone the landscape uses changes its offset only on whole UTC hours, so an hourly
     cache is exact and turns a zoneinfo lookup per row into a dict hit.
@@ -56,13 +56,13 @@ class LocalTime:
         self.zone = ZoneInfo(zone)
         self._offsets: dict[int, int] = {}
 
-    def __call__(self, s: int) -> datetime:
+    def __call__(self, s: int) -> int:
         hour = s // HOUR
         offset = self._offsets.get(hour)
         if offset is None:
             offset = int(utc(hour * HOUR).astimezone(self.zone).utcoffset().total_seconds())
             self._offsets[hour] = offset
-        return _NAIVE_EPOCH + timedelta(seconds=s + offset)
+        return s + offset
 
     def to_utc(self, local: datetime) -> int:
         """UTC seconds of a naive local time (the earlier instant when the wall time repeats)."""

@@ -31,7 +31,7 @@ _COPY_TYPES = {
     "jsonb": "jsonb",
     "double precision": "float8",
     "numeric": "numeric",
-    "char": "bpchar",
+    "char": "text",  # bpchar receives the same bytes as text
 }
 
 _CREATE = re.compile(r"CREATE TABLE (\w+) \((.*)\)", re.S)
@@ -61,7 +61,7 @@ class Table:
 
     @property
     def loaded_types(self) -> tuple[str, ...]:
-        return tuple(t for c, t in zip(self.columns, self.copy_types) if c != self.identity)
+        return tuple(t for c, t in zip(self.columns, self.copy_types, strict=True) if c != self.identity)
 
     def add_key_sql(self) -> str:
         return f"ALTER TABLE {self.name} ADD PRIMARY KEY ({', '.join(self.primary_key)})"
