@@ -8,6 +8,7 @@ person can fix are one line on stderr and exit status 2; a failed run exits 1.
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 import sys
 from pathlib import Path
 
@@ -87,7 +88,7 @@ def _source_engines() -> dict:
 def _write_manifest(summary) -> None:
     path = waybill_home() / "sandbox" / "manifest.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(summary.to_json(), indent=2, sort_keys=True))
+    path.write_text(json.dumps(asdict(summary), indent=2, default=str, sort_keys=True))
     click.echo(f"manifest of planted anomalies: {path}")
 
 
@@ -122,6 +123,26 @@ def sandbox_up(seed: int, orders: int, days: int, end) -> None:
     )
     _print_summary(summary)
     _write_manifest(summary)
+    _drop_capture_slots(engines)
+
+
+def _drop_capture_slots(engines: dict) -> None:
+    """A rebuilt landscape is a new world: Waybill's slots would replay the whole rebuild, so drop
+    them; the next `waybill sync` creates fresh ones and compares every table once by snapshot."""
+    import sqlalchemy as sa
+
+    for system, engine in engines.items():
+        with engine.connect() as conn:
+            dropped = conn.execute(
+                sa.text(
+                    "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+                    "WHERE database = current_database() AND slot_name = :slot"
+                ),
+                {"slot": f"waybill_{system}"},
+            ).rowcount
+            conn.commit()
+        if dropped:
+            click.echo(f"dropped replication slot waybill_{system}: the next sync starts from a fresh snapshot")
 
 
 @sandbox.command("tick")
@@ -145,7 +166,10 @@ def run_job(name: str, *, tags: dict | None = None) -> bool:
     from sync_assets.instance import instance
 
     job = defs.resolve_job_def(name)
-    result = job.execute_in_process(instance=instance(), raise_on_error=False, tags=tags)
+    # The job's own config (e.g. change_capture's refresh mode) plus a console log at INFO: the
+    # per-step DEBUG events belong in the UI, not on a terminal.
+    run_config = {**(job.run_config or {}), "loggers": {"console": {"config": {"log_level": "INFO"}}}}
+    result = job.execute_in_process(run_config=run_config, instance=instance(), raise_on_error=False, tags=tags)
     for event in result.get_asset_materialization_events():
         materialization = event.step_materialization_data.materialization
         meta = {k: v.value for k, v in materialization.metadata.items()}
@@ -258,11 +282,13 @@ def dev(port: int) -> None:
 @click.option("--seed", default=42, show_default=True)
 @click.pass_context
 def demo(ctx, orders: int, seed: int) -> None:
-    """Build the sandbox, sync master data, and say what to open next (what `make demo` runs)."""
+    """Build the sandbox, sync master data, capture changes, and say what to open next (what `make demo` runs)."""
     check_connections()
     ctx.invoke(sandbox_up, seed=seed, orders=orders, days=30, end=None)
     click.echo("\nmaster-data sync (job master_data_sync):")
     ok = run_job("master_data_sync")
+    click.echo("\nchange capture into landing and the canonical model (job change_capture):")
+    ok = run_job("change_capture") and ok
     click.echo(
         "\nNext:\n"
         "  make dev                 # the Dagster UI on http://127.0.0.1:3000 (asset graph, checks, runs)\n"
