@@ -76,6 +76,16 @@ def landscape_env(pg_admin_url, tmp_path, monkeypatch) -> Iterator[dict[str, str
     drop_databases(pg_admin_url, urls)
 
 
+def run_sql(url: str, statement: str, params=None) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(statement, params)
+
+
+def query(url: str, statement: str) -> list[tuple]:
+    with psycopg.connect(url) as conn:
+        return conn.execute(statement).fetchall()
+
+
 def system_pg_available() -> bool:
     try:
         with psycopg.connect(SYSTEM_PG_URL, connect_timeout=2):

@@ -13,6 +13,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from conftest import query, run_sql
 from resources.capture import log_reader
 from resources.databases import dispose_engines
 from resources.sources import SchemaDriftError, SourceDatabase
@@ -26,14 +27,6 @@ MOVEMENT = (
 )
 
 
-def run_sql(url: str, statement: str, params=None) -> None:
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(statement, params)
-
-
-def rows(url: str, query: str) -> list[tuple]:
-    with psycopg.connect(url) as conn:
-        return conn.execute(query).fetchall()
 
 
 @pytest.fixture(params=["log", "cursor"])
@@ -60,7 +53,7 @@ def poll(system: str):
 
 
 def landing(env, table: str, columns: str, where: str = "_operation <> 'delete'") -> list[tuple]:
-    return rows(env["warehouse"], f"SELECT {columns} FROM landing.{table} WHERE {where} ORDER BY 1, 2")
+    return query(env["warehouse"], f"SELECT {columns} FROM landing.{table} WHERE {where} ORDER BY 1, 2")
 
 
 def test_inserts_updates_and_deletes(landscape, mode):
@@ -108,7 +101,7 @@ def test_price_correction_that_skips_updated_at(landscape, mode):
     # The ERP defect: K-1's rate changes, its updated_at (two months behind the cursor) does not.
     run_sql(erp, "UPDATE contracts SET rate_per_km = 1.4000 WHERE contract_id = 'K-1'")
     poll("erp")
-    [(rate,)] = rows(landscape["warehouse"], "SELECT rate_per_km::text FROM landing.raw_erp_contracts WHERE contract_id = 'K-1'")
+    [(rate,)] = query(landscape["warehouse"], "SELECT rate_per_km::text FROM landing.raw_erp_contracts WHERE contract_id = 'K-1'")
     # The slot sees it; a cursor cannot (the nightly snapshot comparison does, see test_master_data_sync).
     assert rate == ("1.4000" if mode == "log" else "1.2500")
 
@@ -134,7 +127,7 @@ def test_writers_committing_out_of_order_lose_nothing(landscape, mode):
     done.set()
     poll("wms")
     poll("wms")  # a gap seen last poll settles once its writers are gone
-    source = rows(wms, "SELECT movement_id, qty FROM inventory_movements ORDER BY 1")
+    source = query(wms, "SELECT movement_id, qty FROM inventory_movements ORDER BY 1")
     assert len(source) == 160
     assert landing(landscape, "raw_wms_inventory_movements", "movement_id, qty") == source
 
@@ -156,9 +149,9 @@ def test_replay_after_a_crash_between_commit_and_slot_advance(landscape, monkeyp
     monkeypatch.setattr(log_reader.LogReader, "advance", advance)
     replay = poll("erp")
     assert replay.transactions == 0
-    [(captured_at_count,)] = rows(landscape["warehouse"], "SELECT count(*) FROM landing.raw_erp_customers")
+    [(captured_at_count,)] = query(landscape["warehouse"], "SELECT count(*) FROM landing.raw_erp_customers")
     assert captured_at_count == 1
-    [(changes,)] = rows(landscape["warehouse"], "SELECT changes FROM ops.capture_state WHERE stream = 'slot:erp'")
+    [(changes,)] = query(landscape["warehouse"], "SELECT changes FROM ops.capture_state WHERE stream = 'slot:erp'")
     assert changes == 1
 
 
@@ -192,10 +185,10 @@ def test_sigkill_during_apply_then_rerun_equals_an_uninterrupted_run(landscape, 
     os.killpg(poller.pid, signal.SIGKILL)
     assert poller.wait() == -signal.SIGKILL  # it really died mid-work (the poll takes seconds)
     poll("fleet")
-    source = rows(fleet, "SELECT seq, event_type, payload::text FROM telematics_events ORDER BY 1")
+    source = query(fleet, "SELECT seq, event_type, payload::text FROM telematics_events ORDER BY 1")
     captured = landing(landscape, "raw_fleet_telematics_events", "seq, event_type, payload::text")
     assert captured == source
-    assert rows(landscape["warehouse"], "SELECT count(*) FROM landing.raw_fleet_telematics_events WHERE _operation = 'delete'") == [
+    assert query(landscape["warehouse"], "SELECT count(*) FROM landing.raw_fleet_telematics_events WHERE _operation = 'delete'") == [
         (60000 // 11,)
     ]
 
@@ -207,4 +200,4 @@ def test_schema_drift_stops_capture_naming_table_and_column(landscape, mode):
                  "('L000001', 'so0000001', 'ATL', 7, 'PLANNED', NULL, '2026-10-01 08:00')")
     with pytest.raises(SchemaDriftError, match=r"wms\.loads\.dock_door: type changed in the source: mapped text, found integer"):
         poll("wms")
-    assert rows(landscape["warehouse"], "SELECT count(*) FROM landing.raw_wms_loads") == [(0,)]
+    assert query(landscape["warehouse"], "SELECT count(*) FROM landing.raw_wms_loads") == [(0,)]

@@ -6,6 +6,7 @@ from pathlib import Path
 import dagster as dg
 import psycopg
 import pytest
+from conftest import query, run_sql
 
 from resources.settings import SOURCE_SYSTEMS
 from sync_assets.definitions import build_resources
@@ -41,14 +42,6 @@ SEED = {
 }
 
 
-def run_sql(url: str, statement: str) -> None:
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(statement)
-
-
-def query(url: str, statement: str) -> list[tuple]:
-    with psycopg.connect(url) as conn:
-        return conn.execute(statement).fetchall()
 
 
 @pytest.fixture
