@@ -54,14 +54,6 @@ class LogReader:
         self.system = system
         self.slot = slot_name(system)
 
-    def slot_exists(self) -> bool:
-        return bool(
-            self.conn.execute(
-                sa.text("SELECT 1 FROM pg_replication_slots WHERE slot_name = :s AND database = current_database()"),
-                {"s": self.slot},
-            ).scalar()
-        )
-
     def create_slot(self) -> str:
         wal_level = self.conn.execute(sa.text("SHOW wal_level")).scalar_one()
         if wal_level != "logical":
@@ -76,6 +68,17 @@ class LogReader:
     def drop_slot(self) -> None:
         self.conn.execute(sa.text("SELECT pg_drop_replication_slot(:s)"), {"s": self.slot})
 
+    def state(self) -> tuple[bool, int | None, str, str | None]:
+        """(slot exists, active backend pid, current WAL position, confirmed position) in one round trip."""
+        row = self.conn.execute(
+            sa.text(
+                "SELECT s.active_pid, pg_current_wal_lsn()::text, s.confirmed_flush_lsn::text FROM (SELECT 1) one "
+                "LEFT JOIN pg_replication_slots s ON s.slot_name = :s AND s.database = current_database()"
+            ),
+            {"s": self.slot},
+        ).one()
+        return row[2] is not None, row[0], row[1], row[2]
+
     def wait_until_free(self, timeout_s: float = 60.0) -> None:
         """Wait while another backend still holds the slot.
 
@@ -88,6 +91,20 @@ class LogReader:
             if time.monotonic() > deadline:
                 raise WaybillError(f"{self.system}: replication slot {self.slot} is still in use by backend {pid}")
             time.sleep(0.1)
+
+    def has_changes(self, upto_lsn: str) -> bool:
+        """The idle test: does any transaction of this database commit before `upto_lsn`?
+        Decodes at most one transaction, so an idle poll costs one short query."""
+        return (
+            self.conn.execute(
+                sa.text(
+                    "SELECT 1 FROM pg_logical_slot_peek_changes(:s, CAST(:upto AS pg_lsn), 1, "
+                    "'skip-empty-xacts', '1') LIMIT 1"
+                ),
+                {"s": self.slot, "upto": upto_lsn},
+            ).first()
+            is not None
+        )
 
     def current_lsn(self) -> str:
         return self.conn.execute(sa.text("SELECT pg_current_wal_lsn()::text")).scalar_one()

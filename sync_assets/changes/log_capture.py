@@ -38,7 +38,15 @@ def poll_log(warehouse: Warehouse, source: SourceDatabase, tables: list[SourceTa
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as src:
         reader = LogReader(engine, src, system)
         result = PollResult(system, "log", None)
-        if not reader.slot_exists():
+        exists, active_pid, end, confirmed = reader.state()
+        if exists and active_pid is None and not reader.has_changes(end):
+            # Idle: nothing of ours committed before `end`; move the slot there so the next poll
+            # does not decode the same WAL (other databases' writes) again. Three round trips.
+            if confirmed is None or lsn_value(end) > lsn_value(confirmed):
+                reader.advance(end)
+            result.seconds = time.perf_counter() - started
+            return result
+        if not exists:
             created_at = reader.create_slot()
             for table in tables:
                 result.counts[table.name] = warehouse.load_snapshot(source, table).counts
