@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from pydantic import Field
 
 from resources.databases import engine_for, resolve_url
-from resources.settings import URL_ENV, WaybillError
+from resources.settings import WaybillError
 from sync_assets.mappings import SourceTable
 
 _COLUMNS_SQL = sa.text(
@@ -57,10 +57,6 @@ class SourceDatabase(dg.ConfigurableResource):
 
     system: str = Field(description="erp, wms, fleet or billing")
     url: str | None = Field(default=None, description="From the system's URL environment variable.")
-
-    @property
-    def setting(self) -> str:
-        return URL_ENV[self.system]
 
     def engine(self) -> sa.Engine:
         return engine_for(self.system, resolve_url(self.system, self.url), read_only=True)

@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 import dagster as dg
-import psycopg
 import pytest
 from conftest import query, run_sql
 

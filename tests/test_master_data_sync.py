@@ -4,7 +4,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import dagster as dg
-import psycopg
 import pytest
 from conftest import query, run_sql
 

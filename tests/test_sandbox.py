@@ -7,15 +7,9 @@ import os
 import re
 import subprocess
 import sys
-import uuid
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
-import psycopg
 import pytest
-import sqlalchemy as sa
-from psycopg import sql
 
 from conftest import SYSTEM_PG_URL, connections, sandbox_engines_for, scratch_databases, system_pg_available
 from resources.settings import URL_ENV

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 _HEADER = re.compile(
     r'table (?P<schema>"(?:[^"]+|"")+"|[^.]+)\.(?P<table>"(?:[^"]+|"")+"|[^:]+): (?P<op>INSERT|UPDATE|DELETE): '
 )
-UNCHANGED_TOAST = "unchanged-toast-datum"
 
 
 class DecodingError(ValueError):
