@@ -5,12 +5,9 @@ contract stops before anything downstream computes money from it.
 """
 
 
-import dagster as dg
 import great_expectations.expectations as gxe
-import sqlalchemy as sa
 
-from checks.gx_bridge import check_result, validate_table
-from resources.warehouse import Warehouse
+from checks.factories import checks_for
 
 #: Governed code lists for master data (ISO 4217 currencies Waybill invoices in; location kinds).
 CURRENCIES = ["USD", "EUR", "CAD", "GBP", "MXN"]
@@ -103,38 +100,4 @@ SQL_CHECKS = (
 BLOCKING_ASSETS = {"contracts"}
 
 
-def _gx_check(asset: str) -> dg.AssetChecksDefinition:
-    id_column, expectations = SUITES[asset]
-
-    @dg.asset_check(
-        asset=asset,
-        name="gx_suite",
-        blocking=asset in BLOCKING_ASSETS,
-        description=f"Great Expectations suite on canonical.{asset}, executed inside PostgreSQL.",
-    )
-    def gx_suite(warehouse: Warehouse) -> dg.AssetCheckResult:
-        url = warehouse.engine().url.render_as_string(hide_password=False)
-        return check_result(validate_table(url, "canonical", asset, expectations, id_column))
-
-    gx_suite.__name__ = f"{asset}_gx_suite"
-    return gx_suite
-
-
-def _sql_check(asset: str, name: str, description: str, query: str) -> dg.AssetChecksDefinition:
-    @dg.asset_check(asset=asset, name=name, blocking=asset in BLOCKING_ASSETS, description=description)
-    def sql_check(warehouse: Warehouse) -> dg.AssetCheckResult:
-        with warehouse.engine().connect() as conn:
-            offending = conn.execute(sa.text(query)).scalars().all()
-        return dg.AssetCheckResult(
-            passed=not offending,
-            severity=dg.AssetCheckSeverity.ERROR,
-            metadata={
-                "offending_count": dg.MetadataValue.int(len(offending)),
-                "offending_ids": dg.MetadataValue.text(", ".join(map(str, offending[:50]))),
-            },
-        )
-
-    return sql_check
-
-
-MASTER_DATA_CHECKS = [_gx_check(asset) for asset in SUITES] + [_sql_check(*spec) for spec in SQL_CHECKS]
+MASTER_DATA_CHECKS = checks_for(SUITES, SQL_CHECKS, BLOCKING_ASSETS)

@@ -84,14 +84,14 @@ def ensure_landing_table(cursor, table: SourceTable) -> None:
             sql.SQL(
                 "CREATE TABLE IF NOT EXISTS {} ({}, first_updated_at timestamptz NOT NULL, PRIMARY KEY ({}))"
             ).format(
-                _history_table(table),
+                history_table(table),
                 sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(types[c])) for c in cols),
                 sql.SQL(", ").join(map(sql.Identifier, cols)),
             )
         )
 
 
-def _history_table(table: SourceTable) -> sql.Identifier:
+def history_table(table: SourceTable) -> sql.Identifier:
     return sql.Identifier("landing", f"{table.landing_table}_history")
 
 
@@ -107,7 +107,7 @@ def record_history(cursor, table: SourceTable, rows: sql.Composable) -> None:
             "WHERE updated_at IS NOT NULL GROUP BY {cols} "
             "ON CONFLICT ({cols}) DO UPDATE SET first_updated_at = least({history}.first_updated_at, "
             "EXCLUDED.first_updated_at) WHERE EXCLUDED.first_updated_at < {history}.first_updated_at"
-        ).format(history=_history_table(table), cols=cols, rows=rows)
+        ).format(history=history_table(table), cols=cols, rows=rows)
     )
 
 

@@ -277,13 +277,22 @@ def dev(port: int) -> None:
     os.execv(dagster, [dagster, "dev", "-w", workspace, "-h", "127.0.0.1", "-p", str(port)])
 
 
+def _reset_warehouse() -> None:
+    """The demo builds a new sandbox world; what the warehouse holds is about the old one."""
+    with engine_for("warehouse", resolve_url("warehouse")).begin() as conn:
+        conn.exec_driver_sql("DROP SCHEMA IF EXISTS landing, canonical, ops CASCADE")
+    click.echo("warehouse reset for the new sandbox world (schemas landing, canonical, ops)")
+
+
 @main.command()
 @click.option("--orders", default=5000, show_default=True)
 @click.option("--seed", default=42, show_default=True)
 @click.pass_context
 def demo(ctx, orders: int, seed: int) -> None:
-    """Build the sandbox, sync master data, capture changes, and say what to open next (what `make demo` runs)."""
+    """Reset the warehouse, build the sandbox, sync master data, capture changes, and say what to
+    open next (what `make demo` runs)."""
     check_connections()
+    _reset_warehouse()
     ctx.invoke(sandbox_up, seed=seed, orders=orders, days=30, end=None)
     click.echo("\nmaster-data sync (job master_data_sync):")
     ok = run_job("master_data_sync")

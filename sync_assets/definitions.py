@@ -5,6 +5,7 @@ import os
 import dagster as dg
 
 from checks.master_data import MASTER_DATA_CHECKS
+from checks.operational import OPERATIONAL_CHECKS
 from resources.edi_inbox import EdiInbox
 from resources.settings import EDI_INBOX_ENV, SOURCE_SYSTEMS, URL_ENV, configured_url
 from resources.sources import SourceDatabase
@@ -49,7 +50,7 @@ change_capture = dg.define_asset_job(
 
 defs = dg.Definitions(
     assets=[*LANDING_ASSETS, edi_landing, *CANONICAL_ASSETS],
-    asset_checks=MASTER_DATA_CHECKS,
+    asset_checks=[*MASTER_DATA_CHECKS, *OPERATIONAL_CHECKS],
     jobs=[master_data_sync, change_capture],
     sensors=[change_sensor(change_capture)],
     resources=build_resources(),

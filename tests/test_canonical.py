@@ -123,7 +123,6 @@ def test_milestones_follow_the_landscape_rules(synced):
     )
     assert rows == [
         ("ORDERED", "2026-10-01 08:00", "erp"),
-        ("RELEASED", "2026-10-01 12:00", "erp"),  # first seen SHIPPED at 12:00: the bound we know
         ("LOADED", "2026-10-01 14:15", "wms"),  # 10:15 in Atlanta (EDT, UTC-4)
         ("DEPARTED", "2026-10-01 14:30", "fleet"),
         ("ARRIVED", "2026-10-01 16:55", "fleet"),  # the earliest ENTER by device time, though received last
@@ -136,7 +135,7 @@ def test_milestones_follow_the_landscape_rules(synced):
     assert query(
         synced["warehouse"],
         "SELECT milestone FROM canonical.shipment_milestones WHERE shipment_id = 'SO-0000002' ORDER BY 1",
-    ) == [("ORDERED",), ("RELEASED",)]
+    ) == [("ORDERED",)]
 
 
 def test_inventory_positions_compare_erp_with_the_wms_ledger(synced):
@@ -164,6 +163,34 @@ def test_unmappable_rows_are_dead_letters_until_fixed_then_replayed(synced):
     assert replay.returncode == 0, replay.stderr[-2000:]
     assert "replayed 3 dead letter(s): 1 resolved, 2 still open" in replay.stdout
     assert query(wh, "SELECT shipment_id, load_completed_at AT TIME ZONE 'UTC' FROM canonical.loads WHERE load_id = 'L000100'")[0][0] == "SO-0000002"
+
+
+def test_released_comes_from_the_status_history(synced):
+    """Seen SHIPPED first: no RELEASED time is invented; an order seen at RELEASED gets that moment."""
+    run_sql(
+        synced["erp"],
+        "INSERT INTO sales_orders VALUES ('SO-0000003', 'C000001', 'WH-ATL', 'CS-000001-01', NULL, 'OPEN', "
+        "'2026-10-02T08:00Z', '2026-10-02T08:00Z')",
+    )
+    assert capture().success
+    run_sql(synced["erp"], "UPDATE sales_orders SET status = 'RELEASED', updated_at = '2026-10-02T09:30Z' WHERE order_id = 'SO-0000003'")
+    assert capture().success
+    run_sql(synced["erp"], "UPDATE sales_orders SET status = 'SHIPPED', updated_at = '2026-10-02T15:00Z' WHERE order_id = 'SO-0000003'")
+    assert capture().success
+    assert query(
+        synced["warehouse"],
+        "SELECT milestone, to_char(occurred_at AT TIME ZONE 'UTC', 'HH24:MI') FROM canonical.shipment_milestones "
+        "WHERE shipment_id = 'SO-0000003' ORDER BY occurred_at",
+    ) == [("ORDERED", "08:00"), ("RELEASED", "09:30")]
+
+
+def test_milestones_out_of_order_fail_a_blocking_check_naming_the_shipment(synced):
+    # The device clock of the DEPARTED event says it left before it was loaded.
+    run_sql(synced["fleet"], "UPDATE telematics_events SET occurred_at = '2026-10-01T09:00Z' WHERE event_uid = 'ev-dep'")
+    result = capture()
+    [evaluation] = [e for e in result.get_asset_check_evaluations() if e.check_name == "milestones_in_order"]
+    assert not evaluation.passed
+    assert evaluation.metadata["offending_ids"].value == "SO-0000001"
 
 
 def test_a_second_run_without_source_change_writes_nothing(synced):

@@ -20,7 +20,7 @@ def test_every_asset_is_grouped_described_and_owned():
         assert "postgres" in node.kinds, key
 
 
-def test_money_protecting_master_data_checks_block():
+def test_money_protecting_checks_block():
     checks = {(c.asset_key.path[-1], c.name): c for c in defs.resolve_asset_graph().asset_check_keys}
     specs = {
         (spec.asset_key.path[-1], spec.name): spec
@@ -30,4 +30,9 @@ def test_money_protecting_master_data_checks_block():
     assert set(checks) == set(specs)
     assert specs[("contracts", "gx_suite")].blocking
     assert specs[("contracts", "one_contract_per_customer_per_day")].blocking
-    assert {asset for asset, _ in specs} == {"customers", "items", "locations", "contracts"}
+    assert specs[("charges", "gx_suite")].blocking
+    assert specs[("shipment_milestones", "milestones_in_order")].blocking
+    assert {asset for asset, _ in specs} == {
+        "customers", "items", "locations", "contracts",
+        "shipments", "shipment_milestones", "charges", "inventory_positions",
+    }

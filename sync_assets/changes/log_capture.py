@@ -12,7 +12,9 @@ from resources.capture.log_reader import LogReader, lsn_value
 from resources.capture.state import ensure_state_table, read_position, store_position
 from resources.merge import MergeCounts
 from resources.sources import SourceDatabase, check_schema
-from resources.warehouse import Warehouse
+from psycopg import sql
+
+from resources.warehouse import Warehouse, ensure_landing_table, history_table
 from sync_assets.mappings import SourceTable
 
 
@@ -48,6 +50,14 @@ def poll_log(warehouse: Warehouse, source: SourceDatabase, tables: list[SourceTa
             return result
         if not exists:
             created_at = reader.create_slot()
+            # No slot means a new history (a rebuilt source, another server): value histories
+            # from before cannot be trusted against it, so they restart from this snapshot.
+            with warehouse.engine().begin() as wh:
+                cursor = wh.connection.driver_connection.cursor()
+                for table in tables:
+                    if table.history:
+                        ensure_landing_table(cursor, table)
+                        cursor.execute(sql.SQL("TRUNCATE {}").format(history_table(table)))
             for table in tables:
                 result.counts[table.name] = warehouse.load_snapshot(source, table).counts
             # A new slot (a rebuilt source, another server) starts its own LSN history.

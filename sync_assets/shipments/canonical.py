@@ -201,7 +201,7 @@ MILESTONES = CanonicalTable(
             UNION ALL
             (SELECT canonical.shipment_id(order_id), 'RELEASED', min(first_updated_at), 'erp',
                    'erp:sales_orders:' || canonical.shipment_id(order_id)
-            FROM landing.raw_erp_sales_orders_history WHERE upper(status) IN ('RELEASED', 'SHIPPED', 'CLOSED')
+            FROM landing.raw_erp_sales_orders_history WHERE upper(status) = 'RELEASED'
             GROUP BY 1)
             UNION ALL
             (SELECT DISTINCT ON (shipment_id) shipment_id, 'LOADED', load_completed_at, 'wms', 'wms:loads:' || load_id

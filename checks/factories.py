@@ -1,0 +1,49 @@
+"""Turn check definitions (a GX suite per table, SQL queries returning offending ids) into Dagster asset checks."""
+
+import dagster as dg
+import sqlalchemy as sa
+
+from checks.gx_bridge import check_result, validate_table
+from resources.warehouse import Warehouse
+
+
+def gx_suite_check(asset: str, id_column: str, expectations: list, *, blocking: bool) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=asset,
+        name="gx_suite",
+        blocking=blocking,
+        description=f"Great Expectations suite on canonical.{asset}, executed inside PostgreSQL.",
+    )
+    def gx_suite(warehouse: Warehouse) -> dg.AssetCheckResult:
+        url = warehouse.engine().url.render_as_string(hide_password=False)
+        return check_result(validate_table(url, "canonical", asset, expectations, id_column))
+
+    gx_suite.__name__ = f"{asset}_gx_suite"
+    return gx_suite
+
+
+def sql_check(asset: str, name: str, description: str, query: str, *, blocking: bool) -> dg.AssetChecksDefinition:
+    """A check that fails when `query` returns rows; its first column names the offending ids."""
+
+    @dg.asset_check(asset=asset, name=name, blocking=blocking, description=description)
+    def _check(warehouse: Warehouse) -> dg.AssetCheckResult:
+        with warehouse.engine().connect() as conn:
+            offending = conn.execute(sa.text(query)).scalars().all()
+        return dg.AssetCheckResult(
+            passed=not offending,
+            severity=dg.AssetCheckSeverity.ERROR,
+            metadata={
+                "offending_count": dg.MetadataValue.int(len(offending)),
+                "offending_ids": dg.MetadataValue.text(", ".join(map(str, offending[:50]))),
+            },
+        )
+
+    _check.__name__ = f"{asset}_{name}"
+    return _check
+
+
+def checks_for(suites: dict, sql_checks: tuple, blocking_assets: set[str]) -> list[dg.AssetChecksDefinition]:
+    return [
+        gx_suite_check(asset, id_column, expectations, blocking=asset in blocking_assets)
+        for asset, (id_column, expectations) in suites.items()
+    ] + [sql_check(*spec, blocking=spec[0] in blocking_assets) for spec in sql_checks]
