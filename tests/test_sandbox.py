@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import subprocess
@@ -304,16 +305,34 @@ def test_ticks_are_deterministic(pg_admin_url, fresh_landscape, tmp_path):
         assert inbox_digest(inbox) == inbox_digest(fresh_landscape.inbox)
 
 
-def test_parallel_batches_are_deterministic_too(monkeypatch, fresh_landscape, tmp_path):
-    """Several batches run in worker processes; the data must not depend on which finishes first."""
-    from sync_assets.sandbox import builder
+PARALLEL_BUILD = """
+import json, sys
+import sqlalchemy as sa
+from sync_assets.sandbox import build, builder
+builder.BATCH_ORDERS = 120
+urls, inbox = json.loads(sys.argv[1]), sys.argv[2]
+engines = {s: sa.create_engine(sa.engine.make_url(u).set(drivername="postgresql+psycopg")) for s, u in urls.items()}
+summary = build(engines, seed=9, orders=500, edi_inbox=__import__("pathlib").Path(inbox), progress=print)
+print(json.dumps({"planted": summary.planted, "counts": summary.counts}))
+"""
 
-    monkeypatch.setattr(builder, "BATCH_ORDERS", 120)
-    first = build(fresh_landscape.engines, seed=9, orders=500, edi_inbox=fresh_landscape.inbox, progress=QUIET)
+
+def test_parallel_batches_are_deterministic_too(fresh_landscape):
+    """Batches run in forked workers (in a process of its own: fork needs a single-threaded parent);
+    the data must not depend on which finishes first, nor differ from an in-process build."""
+    def parallel_build() -> dict:
+        result = subprocess.run(
+            [sys.executable, "-c", PARALLEL_BUILD, json.dumps(fresh_landscape.urls), str(fresh_landscape.inbox)],
+            capture_output=True, text=True, timeout=300,
+        )
+        assert result.returncode == 0, result.stderr[-2000:]
+        return json.loads(result.stdout.strip().splitlines()[-1])
+
+    first = parallel_build()
     first_digests, first_inbox = digests(fresh_landscape.urls), inbox_digest(fresh_landscape.inbox)
-    second = build(fresh_landscape.engines, seed=9, orders=500, edi_inbox=fresh_landscape.inbox, progress=QUIET)
+    second = parallel_build()
     assert (digests(fresh_landscape.urls), inbox_digest(fresh_landscape.inbox)) == (first_digests, first_inbox)
-    assert first.planted == second.planted and first.counts == second.counts
+    assert first == second
 
 
 @pytest.mark.skipif(not system_pg_available(), reason="the machine's PostgreSQL on 127.0.0.1:5432 is not running")

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import gc
 import multiprocessing
+import threading
 import os
 import time
 from collections import Counter
@@ -177,11 +178,13 @@ _PLAN: Plan | None = None
 
 
 def _run_batches(plan: Plan, batches: int):
-    """Batch results in batch order: from worker processes when there are several batches and the
-    platform can fork, else generated here."""
+    """Batch results in batch order: from worker processes when there are several batches, the
+    platform can fork and this process has no other thread, else generated here."""
     global _PLAN
     workers = min(batches, os.cpu_count() or 1)
-    if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
+    # Forking a process that runs other threads (a Dagster run, a test session with a server
+    # client) can copy a lock some thread holds and hang the child: fork only when we are alone.
+    if workers < 2 or "fork" not in multiprocessing.get_all_start_methods() or threading.active_count() > 1:
         for index in range(batches):
             yield generate_batch(plan, index)
         return
