@@ -51,15 +51,12 @@ def pending_cursor(warehouse: Warehouse, source: SourceDatabase) -> str | None:
                 continue
             state = json.loads(stored.get(f"cursor:{table.table}", "{}"))
             column = sql.Identifier(table.cursor[0])
-            if not state:
-                return f"{table.table}:initial"
             bound = state.get("last") if table.cursor_kind == "sequence" else state.get("ts")
-            operator = sql.SQL(">")
-            query = sql.SQL("SELECT 1 FROM {} WHERE {} {} {} LIMIT 1").format(
-                sql.Identifier("public", table.table), column, operator, sql.Literal(bound)
-            )
+            # No position yet: any row at all is news (an empty table is not).
+            condition = sql.SQL("true") if bound is None else sql.SQL("{} > {}").format(column, sql.Literal(bound))
+            query = sql.SQL("SELECT 1 FROM {} WHERE {} LIMIT 1").format(sql.Identifier("public", table.table), condition)
             if conn.exec_driver_sql(query.as_string()).scalar():
-                return f"{table.table}:{bound}"
+                return f"{table.table}:{bound if bound is not None else 'initial'}"
     return None
 
 

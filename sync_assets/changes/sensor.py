@@ -4,7 +4,10 @@ import hashlib
 
 import dagster as dg
 
+from resources.edi_inbox import EdiInbox
 from resources.settings import SOURCE_SYSTEMS
+from resources.sources import SourceDatabase
+from resources.warehouse import Warehouse
 from sync_assets.changes.pending import pending_changes
 
 
@@ -14,18 +17,23 @@ def change_sensor(job) -> dg.SensorDefinition:
         job=job,
         minimum_interval_seconds=30,
         default_status=dg.DefaultSensorStatus.RUNNING,
-        required_resource_keys={"warehouse", "edi_inbox", *SOURCE_SYSTEMS},
         description=(
             "Starts change_capture when any source has uncaptured changes. The run key names the "
             "first pending change of each source, so the same changes never start two runs."
         ),
     )
-    def _sensor(context: dg.SensorEvaluationContext):
-        pending = {
-            system: pending_changes(context.resources.warehouse, getattr(context.resources, system))
-            for system in SOURCE_SYSTEMS
-        }
-        inbox = context.resources.edi_inbox.folder()
+    def _sensor(
+        context: dg.SensorEvaluationContext,
+        warehouse: Warehouse,
+        edi_inbox: EdiInbox,
+        erp: SourceDatabase,
+        wms: SourceDatabase,
+        fleet: SourceDatabase,
+        billing: SourceDatabase,
+    ):
+        sources = {"erp": erp, "wms": wms, "fleet": fleet, "billing": billing}
+        pending = {system: pending_changes(warehouse, sources[system]) for system in SOURCE_SYSTEMS}
+        inbox = edi_inbox.folder()
         files = sorted(p.name for p in inbox.iterdir() if p.is_file()) if inbox.is_dir() else []
         pending["edi"] = f"{len(files)} files, last {files[-1]}" if files else None
         pending = {system: token for system, token in pending.items() if token}
