@@ -10,7 +10,7 @@ import json
 import sqlalchemy as sa
 from psycopg import sql
 
-from resources.capture.log_reader import slot_name
+from resources.capture.log_reader import LogReader
 from resources.capture.state import STATE_DDL
 from resources.sources import SourceDatabase
 from resources.warehouse import Warehouse
@@ -27,20 +27,16 @@ def _stored_positions(warehouse: Warehouse, system: str) -> dict[str, str]:
 
 
 def pending_log(source: SourceDatabase) -> str | None:
-    with source.engine().connect() as conn, conn.begin():
-        exists = conn.execute(
-            sa.text("SELECT 1 FROM pg_replication_slots WHERE slot_name = :s AND database = current_database()"),
-            {"s": slot_name(source.system)},
-        ).scalar()
+    """The same two questions the log poll's idle path asks: is there a slot, and anything in it?"""
+    engine = source.engine()
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        reader = LogReader(engine, conn, source.system)
+        exists, _active_pid, end, confirmed = reader.state()
         if not exists:
             return "initial"
-        return conn.execute(
-            sa.text(
-                "SELECT lsn::text FROM pg_logical_slot_peek_changes(:s, NULL, 1, 'skip-empty-xacts', '1') "
-                "WHERE data LIKE 'table %' LIMIT 1"
-            ),
-            {"s": slot_name(source.system)},
-        ).scalar()
+        # Named by the slot's confirmed position: it stays put until a poll captures the changes,
+        # so the same pending changes always give the same run key, however far the WAL moves.
+        return f"after {confirmed}" if reader.has_changes(end) else None
 
 
 def pending_cursor(warehouse: Warehouse, source: SourceDatabase) -> str | None:
