@@ -3,6 +3,7 @@
 import dagster as dg
 import sqlalchemy as sa
 
+from checks import results
 from checks.gx_bridge import check_result, validate_table
 from resources.warehouse import Warehouse
 
@@ -14,9 +15,12 @@ def gx_suite_check(asset: str, id_column: str, expectations: list, *, blocking: 
         blocking=blocking,
         description=f"Great Expectations suite on canonical.{asset}, executed inside PostgreSQL.",
     )
-    def gx_suite(warehouse: Warehouse) -> dg.AssetCheckResult:
-        url = warehouse.engine().url.render_as_string(hide_password=False)
-        return check_result(validate_table(url, "canonical", asset, expectations, id_column))
+    def gx_suite(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
+        engine = warehouse.engine()
+        url = engine.url.render_as_string(hide_password=False)
+        result = check_result(validate_table(url, "canonical", asset, expectations, id_column))
+        return results.record(engine, asset, "gx_suite", result, blocking=blocking,
+                              description=f"GX suite on canonical.{asset}", run_id=context.run.run_id)
 
     gx_suite.__name__ = f"{asset}_gx_suite"
     return gx_suite
@@ -26,10 +30,11 @@ def sql_check(asset: str, name: str, description: str, query: str, *, blocking: 
     """A check that fails when `query` returns rows; its first column names the offending ids."""
 
     @dg.asset_check(asset=asset, name=name, blocking=blocking, description=description)
-    def _check(warehouse: Warehouse) -> dg.AssetCheckResult:
-        with warehouse.engine().connect() as conn:
+    def _check(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
+        engine = warehouse.engine()
+        with engine.connect() as conn:
             offending = conn.execute(sa.text(query)).scalars().all()
-        return dg.AssetCheckResult(
+        result = dg.AssetCheckResult(
             passed=not offending,
             severity=dg.AssetCheckSeverity.ERROR,
             metadata={
@@ -37,6 +42,8 @@ def sql_check(asset: str, name: str, description: str, query: str, *, blocking: 
                 "offending_ids": dg.MetadataValue.text(", ".join(map(str, offending[:50]))),
             },
         )
+        return results.record(engine, asset, name, result, blocking=blocking, description=description,
+                              run_id=context.run.run_id)
 
     _check.__name__ = f"{asset}_{name}"
     return _check

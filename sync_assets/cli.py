@@ -8,15 +8,24 @@ person can fix are one line on stderr and exit status 2; a failed run exits 1.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 import sys
+from dataclasses import asdict
+from datetime import timedelta
 from pathlib import Path
 
 import click
 
 from resources import embedded
 from resources.databases import embedded_data_dir, engine_for, resolve_url
-from resources.settings import DATABASE_ROLES, SOURCE_SYSTEMS, WaybillError, edi_inbox, mask_url, waybill_home
+from resources.settings import (
+    DATABASE_ROLES,
+    SOURCE_SYSTEMS,
+    WaybillError,
+    edi_inbox,
+    mask_url,
+    reports_dir,
+    waybill_home,
+)
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -160,16 +169,18 @@ def sandbox_tick() -> None:
 # --- runs ------------------------------------------------------------------------------------
 
 
-def run_job(name: str, *, tags: dict | None = None) -> bool:
-    """Run a job of the code location in this process, recorded in the Dagster instance; print results."""
+def run_job(name: str, *, tags: dict | None = None, partition_key: str | None = None, config: dict | None = None):
+    """Run a job of the code location in this process, recorded in the Dagster instance; print
+    results and return the execution result."""
     from sync_assets.definitions import defs
     from sync_assets.instance import instance
 
     job = defs.resolve_job_def(name)
     # The job's own config (e.g. change_capture's refresh mode) plus a console log at INFO: the
     # per-step DEBUG events belong in the UI, not on a terminal.
-    run_config = {**(job.run_config or {}), "loggers": {"console": {"config": {"log_level": "INFO"}}}}
-    result = job.execute_in_process(run_config=run_config, instance=instance(), raise_on_error=False, tags=tags)
+    run_config = {**(job.run_config or {}), **(config or {}), "loggers": {"console": {"config": {"log_level": "INFO"}}}}
+    result = job.execute_in_process(run_config=run_config, instance=instance(), raise_on_error=False, tags=tags,
+                                    partition_key=partition_key)
     for event in result.get_asset_materialization_events():
         materialization = event.step_materialization_data.materialization
         meta = {k: v.value for k, v in materialization.metadata.items()}
@@ -191,14 +202,14 @@ def run_job(name: str, *, tags: dict | None = None) -> bool:
             cause = error.cause or error
             click.echo(f"  step {event.step_key} failed: {cause.message.strip().splitlines()[0]}", err=True)
     click.echo(f"run {result.run_id} {'succeeded' if result.success else 'FAILED'}")
-    return result.success
+    return result
 
 
 @main.command("master-data")
 def master_data() -> None:
     """Snapshot master data from every source into landing and canonical tables (job master_data_sync)."""
     check_connections()
-    if not run_job("master_data_sync"):
+    if not run_job("master_data_sync").success:
         sys.exit(1)
 
 
@@ -206,7 +217,36 @@ def master_data() -> None:
 def sync() -> None:
     """One change-data poll of every source into landing (job change_capture, what the sensor starts)."""
     check_connections()
-    if not run_job("change_capture"):
+    if not run_job("change_capture").success:
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--date", "day", required=True, type=click.DateTime(["%Y-%m-%d"]), help="The UTC day to reconcile.")
+def nightly(day) -> None:
+    """Reconcile one UTC day end to end, as of the next midnight UTC (job nightly_reconciliation):
+    batch refresh and change catch-up, quality checks, reconciliation, invoice posting, reports.
+
+    Writes $WAYBILL_REPORTS_DIR/<day>/reconciliation_exceptions.csv and report.html, also when the
+    run fails (the report then says why); exits 1 when the run fails.
+    """
+    from sync_assets.nightly import failure_reasons
+    from sync_assets.partitions import NIGHTLY_PARTITIONS
+
+    key = day.date().isoformat()
+    if not NIGHTLY_PARTITIONS.has_partition_key(key):
+        _fail(f"--date {key}: outside the nightly partitions ({NIGHTLY_PARTITIONS.start:%Y-%m-%d} to a year from today)")
+    check_connections()
+    click.echo(f"nightly reconciliation for {key} (as of {day.date() + timedelta(days=1)} 00:00 UTC):")
+    result = run_job("nightly_reconciliation", partition_key=key)
+    if not result.success:
+        reasons = failure_reasons(e for e in result.all_events if e.is_step_failure)
+        click.echo("\nthe run failed; writing the finance report with the reasons (job finance_report_job):")
+        run_job("finance_report_job", partition_key=key, config={"ops": {"finance_report": {"config": {
+            "failed_run_id": result.run_id, "failure_reasons": reasons}}}})
+    directory = reports_dir() / key
+    click.echo(f"finance report: {directory / 'report.html'}\nexceptions:     {directory / 'reconciliation_exceptions.csv'}")
+    if not result.success:
         sys.exit(1)
 
 
@@ -253,7 +293,7 @@ def deadletter_replay() -> None:
     """
     before = {row.id for row in _open_dead_letters()}
     check_connections()
-    ok = run_job("change_capture")
+    ok = run_job("change_capture").success
     still_open = {row.id for row in _open_dead_letters()}
     click.echo(f"replayed {len(before)} dead letter(s): {len(before - still_open)} resolved, {len(before & still_open)} still open")
     if not ok:
@@ -295,9 +335,9 @@ def demo(ctx, orders: int, seed: int) -> None:
     _reset_warehouse()
     ctx.invoke(sandbox_up, seed=seed, orders=orders, days=30, end=None)
     click.echo("\nmaster-data sync (job master_data_sync):")
-    ok = run_job("master_data_sync")
+    ok = run_job("master_data_sync").success
     click.echo("\nchange capture into landing and the canonical model (job change_capture):")
-    ok = run_job("change_capture") and ok
+    ok = run_job("change_capture").success and ok
     click.echo(
         "\nNext:\n"
         "  make dev                 # the Dagster UI on http://127.0.0.1:3000 (asset graph, checks, runs)\n"

@@ -4,9 +4,11 @@ import os
 
 import dagster as dg
 
+from checks.freshness import FRESHNESS_CHECKS
 from checks.master_data import MASTER_DATA_CHECKS
 from checks.operational import OPERATIONAL_CHECKS
 from resources.edi_inbox import EdiInbox
+from resources.erp_posting import ErpPosting
 from resources.settings import EDI_INBOX_ENV, SOURCE_SYSTEMS, URL_ENV, configured_url
 from resources.sources import SourceDatabase
 from resources.warehouse import Warehouse
@@ -15,6 +17,13 @@ from sync_assets.edi.assets import edi_landing
 from sync_assets.landing import LANDING_ASSETS
 from sync_assets.canonical_assets import CANONICAL_ASSETS
 from sync_assets.mappings import snapshot_tables
+from sync_assets.nightly import (
+    NIGHTLY_ASSETS,
+    finance_report_job,
+    nightly_reconciliation,
+    nightly_schedule,
+    report_after_failure,
+)
 
 
 def _url(role: str) -> dg.EnvVar | None:
@@ -25,6 +34,7 @@ def _url(role: str) -> dg.EnvVar | None:
 def build_resources() -> dict:
     return {
         "warehouse": Warehouse(url=_url("warehouse")),
+        "erp_posting": ErpPosting(url=_url("erp")),
         "edi_inbox": EdiInbox(path=dg.EnvVar(EDI_INBOX_ENV) if os.environ.get(EDI_INBOX_ENV) else None),
         **{system: SourceDatabase(system=system, url=_url(system)) for system in SOURCE_SYSTEMS},
     }
@@ -49,9 +59,10 @@ change_capture = dg.define_asset_job(
 )
 
 defs = dg.Definitions(
-    assets=[*LANDING_ASSETS, edi_landing, *CANONICAL_ASSETS],
-    asset_checks=[*MASTER_DATA_CHECKS, *OPERATIONAL_CHECKS],
-    jobs=[master_data_sync, change_capture],
-    sensors=[change_sensor(change_capture)],
+    assets=[*LANDING_ASSETS, edi_landing, *CANONICAL_ASSETS, *NIGHTLY_ASSETS],
+    asset_checks=[*MASTER_DATA_CHECKS, *OPERATIONAL_CHECKS, *FRESHNESS_CHECKS],
+    jobs=[master_data_sync, change_capture, nightly_reconciliation, finance_report_job],
+    schedules=[nightly_schedule],
+    sensors=[change_sensor(change_capture), report_after_failure],
     resources=build_resources(),
 )

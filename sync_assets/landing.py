@@ -5,13 +5,18 @@ A source's landing tables are refreshed two ways, chosen by run config:
   tables, which sees hard deletes and writes that skip `updated_at` in any capture mode;
 - `changes` (the change-capture job the sensor starts): one poll of the source in its capture mode
   (log or cursor). A log poll consumes the slot for every table of the source, so it always
-  covers all of them.
+  covers all of them;
+- `nightly` (the nightly reconciliation): the change catch-up, then the batch refresh: a snapshot
+  of the master-data tables, and of every table of a source captured by cursor (the key comparison
+  that finds the hard deletes a cursor cannot see).
+Every successful refresh marks the source captured (checks/freshness.py).
 """
 
 from typing import Literal
 
 import dagster as dg
 
+from checks.freshness import mark_captured
 from resources.merge import MergeCounts
 from resources.warehouse import SnapshotResult, Warehouse
 from sync_assets.changes.poll import poll_source
@@ -20,7 +25,7 @@ from resources.settings import SOURCE_SYSTEMS
 
 
 class LandingConfig(dg.Config):
-    refresh: Literal["snapshot", "changes"] = "snapshot"
+    refresh: Literal["snapshot", "changes", "nightly"] = "snapshot"
 
 
 def counts_metadata(inserted: int, updated: int, deleted: int, rows: int | None, seconds: float) -> dict:
@@ -63,6 +68,24 @@ def _spec(table: SourceTable) -> dg.AssetSpec:
     )
 
 
+def _snapshot_at_night(table: SourceTable) -> bool:
+    """Master data is batch-refreshed; a cursor-captured table needs the key comparison for deletes."""
+    return table.capture == "snapshot" or capture_mode(table.system) == "cursor"
+
+
+def _poll_result(key: dg.AssetKey, table: SourceTable, poll) -> dg.MaterializeResult:
+    counts = poll.counts.get(table.name, MergeCounts(0, 0, 0))
+    return dg.MaterializeResult(
+        asset_key=key,
+        metadata={
+            **counts_metadata(counts.inserted, counts.updated, counts.deleted, None, poll.seconds),
+            "capture_mode": dg.MetadataValue.text(poll.mode),
+            "capture_position": dg.MetadataValue.text(poll.position or ""),
+            "lag_bytes": dg.MetadataValue.int(poll.lag_bytes),
+        },
+    )
+
+
 def source_landing_asset(system: str) -> dg.AssetsDefinition:
     tables = {t.landing_table: t for t in tables_of(system)}
 
@@ -76,31 +99,26 @@ def source_landing_asset(system: str) -> dg.AssetsDefinition:
     def _landing(context: dg.AssetExecutionContext, config: LandingConfig):
         warehouse: Warehouse = context.resources.warehouse
         source = getattr(context.resources, system)
-        if config.refresh == "snapshot":
-            for key in sorted(context.selected_asset_keys, key=lambda k: k.to_user_string()):
-                result = warehouse.load_snapshot(source, tables[key.path[-1]])
-                context.log.info(f"{result.table.name}: {result.rows} rows, {result.counts}, {result.seconds:.2f}s")
-                yield dg.MaterializeResult(asset_key=key, metadata=snapshot_metadata(result))
-            return
-        poll = poll_source(warehouse, source)
-        context.log.info(
-            f"{system}: {capture_mode(system)} poll, {poll.transactions} transactions, {poll.changes} changes "
-            f"in {poll.seconds:.2f}s; lag {poll.lag_bytes} bytes"
-        )
-        # Every selected table reports, changed or not: downstream canonical assets in the same
-        # run are skipped when an upstream output is missing.
-        for key in context.selected_asset_keys:
-            table = tables[key.path[-1]]
-            counts = poll.counts.get(table.name, MergeCounts(0, 0, 0))
-            yield dg.MaterializeResult(
-                asset_key=key,
-                metadata={
-                    **counts_metadata(counts.inserted, counts.updated, counts.deleted, None, poll.seconds),
-                    "capture_mode": dg.MetadataValue.text(poll.mode),
-                    "capture_position": dg.MetadataValue.text(poll.position or ""),
-                    "lag_bytes": dg.MetadataValue.int(poll.lag_bytes),
-                },
+        selected = sorted(context.selected_asset_keys, key=lambda k: k.to_user_string())
+        snapshots = selected
+        if config.refresh != "snapshot":
+            poll = poll_source(warehouse, source)
+            context.log.info(
+                f"{system}: {capture_mode(system)} poll, {poll.transactions} transactions, {poll.changes} changes "
+                f"in {poll.seconds:.2f}s; lag {poll.lag_bytes} bytes"
             )
+            snapshots = [k for k in selected if _snapshot_at_night(tables[k.path[-1]])] if config.refresh == "nightly" else []
+            # Every selected table reports, changed or not: downstream canonical assets in the same
+            # run are skipped when an upstream output is missing.
+            for key in selected:
+                if key not in snapshots:
+                    yield _poll_result(key, tables[key.path[-1]], poll)
+        for key in snapshots:
+            result = warehouse.load_snapshot(source, tables[key.path[-1]])
+            context.log.info(f"{result.table.name}: {result.rows} rows, {result.counts}, {result.seconds:.2f}s")
+            yield dg.MaterializeResult(asset_key=key, metadata=snapshot_metadata(result))
+        with warehouse.engine().begin() as conn:
+            mark_captured(conn.connection.driver_connection.cursor(), system, config.refresh)
 
     return _landing
 

@@ -1,0 +1,63 @@
+"""Every check result is also kept in the warehouse (ops.check_results), latest per check.
+
+The finance report is written even when a blocking check stopped the nightly run, possibly by a
+separate run: it reads the results from here rather than from the Dagster instance.
+"""
+
+import dagster as dg
+import sqlalchemy as sa
+
+DDL = """
+CREATE SCHEMA IF NOT EXISTS ops;
+CREATE TABLE IF NOT EXISTS ops.check_results (
+    asset            text NOT NULL,
+    check_name       text NOT NULL,
+    passed           bool NOT NULL,
+    blocking         bool NOT NULL,
+    severity         text NOT NULL,
+    offending_count  bigint NOT NULL,
+    offending_sample text NOT NULL,
+    description      text NOT NULL,
+    run_id           text,
+    evaluated_at     timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (asset, check_name)
+)
+"""
+
+
+def _value(result: dg.AssetCheckResult, key: str, default):
+    entry = (result.metadata or {}).get(key)
+    return default if entry is None else getattr(entry, "value", entry)
+
+
+def record(engine: sa.Engine, asset: str, check: str, result: dg.AssetCheckResult, *, blocking: bool,
+           description: str, run_id: str | None) -> dg.AssetCheckResult:
+    """Upsert the result as the check's latest and return it unchanged."""
+    sample = str(_value(result, "offending_ids", ""))
+    count = _value(result, "offending_count", None)
+    if count is None:
+        count = len([s for s in sample.split(", ") if s]) if not result.passed else 0
+    with engine.begin() as conn:
+        conn.exec_driver_sql(DDL)
+        conn.execute(
+            sa.text(
+                "INSERT INTO ops.check_results (asset, check_name, passed, blocking, severity, offending_count, "
+                "offending_sample, description, run_id) VALUES (:asset, :check, :passed, :blocking, :severity, "
+                ":count, :sample, :description, :run_id) ON CONFLICT (asset, check_name) DO UPDATE SET "
+                "passed = EXCLUDED.passed, blocking = EXCLUDED.blocking, severity = EXCLUDED.severity, "
+                "offending_count = EXCLUDED.offending_count, offending_sample = EXCLUDED.offending_sample, "
+                "description = EXCLUDED.description, run_id = EXCLUDED.run_id, evaluated_at = now()"
+            ),
+            {
+                "asset": asset,
+                "check": check,
+                "passed": result.passed,
+                "blocking": blocking,
+                "severity": result.severity.value if result.severity else "ERROR",
+                "count": int(count),
+                "sample": sample[:2000],
+                "description": result.description or description,
+                "run_id": run_id,
+            },
+        )
+    return result
