@@ -320,8 +320,8 @@ def dev(port: int) -> None:
 def _reset_warehouse() -> None:
     """The demo builds a new sandbox world; what the warehouse holds is about the old one."""
     with engine_for("warehouse", resolve_url("warehouse")).begin() as conn:
-        conn.exec_driver_sql("DROP SCHEMA IF EXISTS landing, canonical, ops CASCADE")
-    click.echo("warehouse reset for the new sandbox world (schemas landing, canonical, ops)")
+        conn.exec_driver_sql("DROP SCHEMA IF EXISTS landing, canonical, ops, reconciliation, invoicing CASCADE")
+    click.echo("warehouse reset for the new sandbox world (schemas landing, canonical, ops, reconciliation, invoicing)")
 
 
 @main.command()
@@ -329,8 +329,11 @@ def _reset_warehouse() -> None:
 @click.option("--seed", default=42, show_default=True)
 @click.pass_context
 def demo(ctx, orders: int, seed: int) -> None:
-    """Reset the warehouse, build the sandbox, sync master data, capture changes, and say what to
-    open next (what `make demo` runs)."""
+    """Reset the warehouse, build the sandbox, sync master data, capture changes, reconcile the
+    sandbox's last day into invoices and a finance report, and say what to open next (what `make
+    demo` runs)."""
+    from sync_assets import sandbox as sim
+
     check_connections()
     _reset_warehouse()
     ctx.invoke(sandbox_up, seed=seed, orders=orders, days=30, end=None)
@@ -338,7 +341,12 @@ def demo(ctx, orders: int, seed: int) -> None:
     ok = run_job("master_data_sync").success
     click.echo("\nchange capture into landing and the canonical model (job change_capture):")
     ok = run_job("change_capture").success and ok
+    day = (sim.DEFAULT_END).isoformat()
+    click.echo(f"\nnightly reconciliation of the sandbox's last day, {day} (job nightly_reconciliation):")
+    ok = run_job("nightly_reconciliation", partition_key=day).success and ok
     click.echo(
+        f"\nFinance report: {reports_dir() / day / 'report.html'}\n"
+        f"Exceptions CSV: {reports_dir() / day / 'reconciliation_exceptions.csv'}\n"
         "\nNext:\n"
         "  make dev                 # the Dagster UI on http://127.0.0.1:3000 (asset graph, checks, runs)\n"
         "  .venv/bin/waybill sandbox tick   # more live activity\n"

@@ -1,0 +1,208 @@
+"""`waybill nightly --date D` end to end on a sandbox landscape: the exact exception set, exactly-once
+invoices (also across a rerun and a SIGKILL mid-posting), a blocking check that stops invoicing,
+and the report finance reads. These are the outputs LANDSCAPE §5-6 says Waybill is judged on."""
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, timedelta
+from pathlib import Path
+
+import psycopg
+import pytest
+from click.testing import CliRunner
+from conftest import connections
+from test_sandbox_rules import normalize, violations
+
+from resources.databases import dispose_engines, engine_for, resolve_url
+from sync_assets.cli import main
+from sync_assets.mappings import load_mappings
+from sync_assets.reports.gather import CSV_COLUMNS
+from sync_assets.sandbox import build, tick
+
+SOURCES = ("erp", "wms", "fleet", "billing")
+WAYBILL = Path(sys.executable).with_name("waybill")
+
+
+@pytest.fixture
+def world(landscape_env, tmp_path, monkeypatch):
+    """A sandbox (seed 5, 400 orders) in the test's source databases; reports under tmp_path."""
+    monkeypatch.setenv("WAYBILL_REPORTS_DIR", str(tmp_path / "reports"))
+    engines = {s: engine_for(s, resolve_url(s)) for s in SOURCES}
+    summary = build(engines, seed=5, orders=400, edi_inbox=tmp_path / "inbox", progress=lambda _: None)
+    yield {"urls": landscape_env, "summary": summary, "engines": engines, "inbox": tmp_path / "inbox",
+           "day": (summary.as_of - timedelta(days=1)).date().isoformat(), "reports": tmp_path / "reports"}
+    for system in SOURCES:
+        with psycopg.connect(landscape_env[system], autocommit=True) as conn:
+            conn.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+                         "WHERE database = current_database()")
+
+
+def nightly(day: str):
+    result = CliRunner().invoke(main, ["nightly", "--date", day])
+    dispose_engines()  # the CLI's pooled connections must not outlive the test's databases
+    return result
+
+
+def exception_keys(path: Path) -> dict[str, set[str]]:
+    """The CSV's rows as LANDSCAPE §5 keys, per type (the sandbox manifest's notation)."""
+    found: dict[str, set[str]] = {}
+    for row in csv.DictReader(path.open()):
+        kind = row["exception_type"]
+        key = {
+            "RATE_MISMATCH": f"{row['shipment_id']}:{row['expected'].split(':')[0]}",
+            "INVENTORY_MISMATCH": f"{row['sku']}@{row['location_id']}",
+            "ORPHAN_RECORD": row["actual"],
+        }.get(kind, row["shipment_id"])
+        found.setdefault(kind, set()).add(key)
+    return found
+
+
+def erp_postings(url: str) -> list[tuple]:
+    with psycopg.connect(url) as conn:
+        return conn.execute(
+            "SELECT p.invoice_id, p.order_id, p.total_amount, p.line_count, p.posted_at, count(l.*), sum(l.amount) "
+            "FROM invoice_postings p LEFT JOIN invoice_posting_lines l USING (invoice_id) "
+            "GROUP BY p.invoice_id ORDER BY p.invoice_id"
+        ).fetchall()
+
+
+def ready_shipments(url: str, day: str) -> set[str]:
+    with psycopg.connect(url) as conn:
+        return {r[0] for r in conn.execute(
+            "SELECT shipment_id FROM reconciliation.invoice_readiness WHERE run_date = %s AND ready", (day,))}
+
+
+def assert_every_ready_shipment_invoiced_once(world) -> list[tuple]:
+    postings = erp_postings(world["urls"]["erp"])
+    assert {p[1] for p in postings} == ready_shipments(world["urls"]["warehouse"], world["day"])
+    for invoice_id, order_id, total, line_count, _, lines, line_total in postings:
+        assert invoice_id == f"INV-{order_id}"
+        assert (lines, line_total) == (line_count, total), invoice_id  # every posting has all its lines
+    with psycopg.connect(world["urls"]["warehouse"]) as conn:
+        recorded = conn.execute("SELECT invoice_id, total_amount, line_count FROM invoicing.invoices ORDER BY 1").fetchall()
+    assert recorded == [(p[0], p[2], p[3]) for p in postings]
+    return postings
+
+
+def test_nightly_reports_exactly_the_planted_anomalies_and_a_rerun_changes_nothing(world):
+    result = nightly(world["day"])
+    assert result.exit_code == 0, result.output
+    report_dir = world["reports"] / world["day"]
+    csv_path = report_dir / "reconciliation_exceptions.csv"
+    assert next(csv.reader(csv_path.open())) == list(CSV_COLUMNS)
+    found = exception_keys(csv_path)
+    assert found == {kind: set(keys) for kind, keys in world["summary"].planted.items() if keys}
+    with connections(world["urls"]) as conn:  # and what an independent reading of §5 finds (files read by the intake)
+        independent = violations(conn, world["inbox"] / "processed", world["summary"].as_of, refused_is_pod=False)
+    assert found == {kind: keys for kind, keys in independent.items() if keys}
+    with csv_path.open() as rows:
+        for row in csv.DictReader(rows):
+            assert row["detected_at"] == world["summary"].as_of.isoformat()
+            if row["shipment_id"]:
+                assert row["correlation_id"], row
+    postings = assert_every_ready_shipment_invoiced_once(world)
+    assert len(postings) > 300
+    with psycopg.connect(world["urls"]["erp"]) as conn:  # due date = POD date + payment terms
+        terms = dict(conn.execute("SELECT o.order_id, c.payment_terms_days FROM sales_orders o "
+                                  "JOIN customers c USING (customer_id)").fetchall())
+        due = conn.execute("SELECT order_id, due_date, issued_at FROM invoice_postings").fetchall()
+    pod_day = {}
+    with psycopg.connect(world["urls"]["fleet"]) as conn:
+        for ref, signed_at in conn.execute(
+                "SELECT d.shipment_ref, p.signed_at FROM proof_of_delivery p JOIN dispatches d USING (dispatch_id) "
+                "WHERE p.exception_code IS DISTINCT FROM 'REFUSED' ORDER BY p.signed_at DESC"):
+            pod_day[normalize(ref)] = signed_at.astimezone(UTC).date()  # the earliest wins
+    for order_id, due_date, issued_at in due:
+        assert due_date == pod_day[order_id] + timedelta(days=terms[order_id]), order_id
+        assert issued_at == world["summary"].as_of
+    report = (report_dir / "report.html").read_text()
+    assert "Run succeeded" in report and f"{len(postings)}" in report
+
+    with psycopg.connect(world["urls"]["warehouse"]) as conn:
+        before = conn.execute("SELECT * FROM reconciliation.reconciliation_exceptions ORDER BY 1, 2, 3").fetchall()
+    first_csv = csv_path.read_text()
+    again = nightly(world["day"])
+    assert again.exit_code == 0, again.output
+    assert erp_postings(world["urls"]["erp"]) == postings  # same postings, same posted_at: nothing re-posted
+    assert csv_path.read_text() == first_csv
+    with psycopg.connect(world["urls"]["warehouse"]) as conn:
+        assert conn.execute("SELECT * FROM reconciliation.reconciliation_exceptions ORDER BY 1, 2, 3").fetchall() == before
+
+
+def test_a_failing_blocking_check_posts_no_invoice_and_the_report_says_why(world):
+    with psycopg.connect(world["urls"]["billing"], autocommit=True) as conn:
+        conn.execute("INSERT INTO charge_lines SELECT 'CH-BAD-1', shipment_ref, charge_code, quantity, amount, 'XYZ', "
+                     "status, rated_at, updated_at FROM charge_lines ORDER BY charge_id LIMIT 1")
+    result = nightly(world["day"])
+    assert result.exit_code == 1
+    assert "charges_gx_suite" in result.output
+    assert erp_postings(world["urls"]["erp"]) == []
+    report_dir = world["reports"] / world["day"]
+    report = (report_dir / "report.html").read_text()
+    assert "FAILED" in report and "charges:gx_suite" in report and "CH-BAD-1" in report
+    assert (report_dir / "reconciliation_exceptions.csv").read_text().strip() == ",".join(CSV_COLUMNS)
+
+
+def _wait_for_blocked_writer(url: str, process: subprocess.Popen, timeout: float = 240) -> None:
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(url, autocommit=True) as conn:
+        while not conn.execute("SELECT count(*) FROM pg_locks WHERE NOT granted").fetchone()[0]:
+            assert process.poll() is None, "the nightly run ended before it reached the locked table"
+            assert time.monotonic() < deadline, "the nightly run never reached the locked table"
+            time.sleep(0.2)
+
+
+@pytest.mark.parametrize(
+    "where, locked_table",
+    [
+        ("erp", "invoice_posting_lines"),  # inside the ERP transaction: postings inserted, lines not yet
+        ("warehouse", "invoicing.invoice_lines"),  # after the ERP commit, before the warehouse records it
+    ],
+)
+def test_sigkill_during_posting_then_rerun_posts_exactly_once(world, where, locked_table):
+    assert nightly(world["day"]).exit_code == 0  # a first day, so the warehouse tables exist
+    with psycopg.connect(world["urls"]["erp"], autocommit=True) as conn:
+        conn.execute("DELETE FROM invoice_posting_lines; DELETE FROM invoice_postings")
+    with psycopg.connect(world["urls"]["warehouse"], autocommit=True) as conn:
+        conn.execute("TRUNCATE invoicing.invoices, invoicing.invoice_lines")
+    lock = psycopg.connect(world["urls"][where])
+    lock.execute(f"LOCK TABLE {locked_table} IN ACCESS EXCLUSIVE MODE")
+    process = subprocess.Popen([str(WAYBILL), "nightly", "--date", world["day"]], env=os.environ.copy(),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        _wait_for_blocked_writer(world["urls"][where], process)
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    finally:
+        lock.rollback()
+        lock.close()
+    committed = len(erp_postings(world["urls"]["erp"]))
+    assert committed == (0 if where == "erp" else len(ready_shipments(world["urls"]["warehouse"], world["day"])))
+    assert nightly(world["day"]).exit_code == 0
+    assert_every_ready_shipment_invoiced_once(world)
+    with psycopg.connect(world["urls"]["warehouse"]) as conn:
+        outcomes = dict(conn.execute("SELECT outcome, count(*) FROM invoicing.invoices GROUP BY 1").fetchall())
+    ready = len(ready_shipments(world["urls"]["warehouse"], world["day"]))
+    # killed before the ERP commit: the rerun posts everything; after it: the rerun finds and records
+    assert outcomes == ({"posted": ready} if where == "erp" else {"found posted": ready})
+
+
+def test_nightly_in_cursor_mode_finds_hard_deletes_and_silent_updates(world, monkeypatch):
+    for system in SOURCES:
+        monkeypatch.setenv(f"WAYBILL_CAPTURE_{system.upper()}", "cursor")
+    assert nightly(world["day"]).exit_code == 0
+    for _ in range(2):  # hard deletes of order lines and WMS exceptions, the contract price correction
+        tick(world["engines"], edi_inbox=world["inbox"], progress=lambda _: None)
+    assert nightly(world["day"]).exit_code == 0
+    for table in load_mappings():
+        cols = ", ".join(f"{c}::text" for c in table.column_names)
+        with psycopg.connect(world["urls"][table.system]) as conn:
+            source = conn.execute(f"SELECT {cols} FROM {table.table} ORDER BY 1, 2").fetchall()
+        with psycopg.connect(world["urls"]["warehouse"]) as conn:
+            landing = conn.execute(f"SELECT {cols} FROM landing.{table.landing_table} "
+                                   "WHERE _operation <> 'delete' ORDER BY 1, 2").fetchall()
+        assert landing == source, table.name
