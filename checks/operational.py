@@ -28,7 +28,7 @@ SUITES: dict[str, tuple[str, list]] = {
         [
             gxe.ExpectColumnValuesToBeInSet(column="milestone", value_set=MILESTONES),
             gxe.ExpectColumnValuesToNotBeNull(column="occurred_at"),
-            gxe.ExpectColumnValuesToBeInSet(column="source", value_set=["erp", "wms", "fleet", "edi"]),
+            gxe.ExpectColumnValuesToBeInSet(column="source", value_set=["erp", "wms", "fleet", "edi", "waybill"]),
         ],
     ),
     "charges": (

@@ -131,6 +131,10 @@ def test_nightly_reports_exactly_the_planted_anomalies_and_a_rerun_changes_nothi
     assert csv_path.read_text() == first_csv
     with psycopg.connect(world["urls"]["warehouse"]) as conn:
         assert conn.execute("SELECT * FROM reconciliation.reconciliation_exceptions ORDER BY 1, 2, 3").fetchall() == before
+        # the rerun's canonical refresh saw the first run's invoices: every invoice is a milestone
+        invoiced = conn.execute("SELECT shipment_id, occurred_at FROM canonical.shipment_milestones "
+                                "WHERE milestone = 'INVOICED' ORDER BY 1").fetchall()
+    assert invoiced == [(p[1], world["summary"].as_of) for p in postings]
 
 
 def test_a_failing_blocking_check_posts_no_invoice_and_the_report_says_why(world):

@@ -16,6 +16,8 @@ from resources.dead_letters import DeadLetterRule
 from resources.warehouse import ensure_landing_table
 from sync_assets.canonical import CanonicalTable
 from sync_assets.edi.intake import INTAKE_DDL
+from sync_assets.invoicing.posting import DDL as INVOICING_DDL
+from sync_assets.reconciliation.rules import DDL as RECONCILIATION_DDL
 from sync_assets.mappings import source_table
 
 #: Governed code lists (LANDSCAPE §4); a charge line outside them cannot be billed.
@@ -224,6 +226,13 @@ MILESTONES = CanonicalTable(
             (SELECT DISTINCT ON (shipment_id) shipment_id, 'DELIVERED', signed_at, 'fleet', 'fleet:proof_of_delivery:' || pod_id
             FROM canonical.proofs_of_delivery WHERE is_delivery AND shipment_id IS NOT NULL
             ORDER BY shipment_id, signed_at)
+            UNION ALL
+            (SELECT shipment_id, 'INVOICE_READY', (min(run_date) + 1)::timestamp AT TIME ZONE 'UTC', 'waybill',
+                   'waybill:invoice_readiness:' || min(run_date)
+            FROM reconciliation.invoice_readiness WHERE ready GROUP BY shipment_id)
+            UNION ALL
+            (SELECT shipment_id, 'INVOICED', issued_at, 'waybill', 'erp:invoice_postings:' || invoice_id
+            FROM invoicing.invoices)
                     ),
         edi AS (
             SELECT DISTINCT ON (canonical.shipment_id(shipment_ref), milestone)
@@ -242,11 +251,18 @@ MILESTONES = CanonicalTable(
         FROM everything m JOIN canonical.shipments s ON s.shipment_id = m.shipment_id
     """,
     landing=("shipments", "loads", "vehicle_events", "proofs_of_delivery", "raw_erp_sales_orders", "raw_edi_status_events", "raw_fleet_geofences"),
-    prepare=lambda cursor: (cursor.execute(INTAKE_DDL), ensure_landing_table(cursor, source_table("erp", "sales_orders"))),
+    prepare=lambda cursor: (
+        cursor.execute(INTAKE_DDL),
+        ensure_landing_table(cursor, source_table("erp", "sales_orders")),
+        cursor.execute(RECONCILIATION_DDL),
+        cursor.execute(INVOICING_DDL),
+    ),
     description=(
         "Shipment milestones in UTC: ORDERED and RELEASED (ERP), LOADED (WMS, site time converted), "
         "DEPARTED and ARRIVED (first by device time; ARRIVED at the ship-to geofence), DELIVERED (POD "
-        "signed, not REFUSED); carrier 214s fill milestones our systems did not see."
+        "signed, not REFUSED); carrier 214s fill milestones our systems did not see; INVOICE_READY "
+        "(the first nightly as-of instant that found it ready) and INVOICED (the invoice's issue "
+        "instant) from Waybill's own reconciliation, as of the previous nightly run."
     ),
 )
 
