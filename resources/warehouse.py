@@ -65,14 +65,6 @@ def landing_ddl(table: SourceTable) -> sql.Composed:
     )
 
 
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-
-
-def _copy_text(value: str | None) -> str:
-    """A value in COPY's text format: NULL as \\N, backslash and control characters escaped."""
-    return "\\N" if value is None else value.translate(_COPY_ESCAPES)
-
-
 def ensure_landing_table(cursor, table: SourceTable) -> None:
     for schema in SCHEMAS:
         cursor.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
@@ -186,29 +178,23 @@ class Warehouse(dg.ConfigurableResource):
         return stage
 
     @classmethod
-    def apply_changes(cls, cursor, table: SourceTable, rows: list[tuple]) -> MergeCounts:
+    def apply_changes(cls, cursor, table: SourceTable, rows: list[str]) -> MergeCounts:
         """Merge captured changes of one table into landing, in the caller's transaction.
 
-        `rows` are (seq, op, lsn, {column: text value or None}) in commit order. They are staged
-        with COPY in text format (the values are the source types' own text output) and merged by
-        key, last change winning.
+        `rows` are COPY text lines `seq, op, lsn, columns…` in commit order, as the capture's
+        parser writes them (the values are the source types' own text output, so COPY parses
+        them with the column types). They are staged and merged by key, last change winning.
         """
         ensure_landing_table(cursor, table)
         name = f"changes_{table.landing_table}"
         stage = cls._create_stage(cursor, table, "_seq bigint, _op text, _lsn text, ", name)
-        columns = table.column_names
         copy = sql.SQL("COPY {} (_seq, _op, _lsn, {}) FROM STDIN").format(
-            stage, sql.SQL(", ").join(map(sql.Identifier, columns))
+            stage, sql.SQL(", ").join(map(sql.Identifier, table.column_names))
         )
         with cursor.copy(copy) as writer:
             for start in range(0, len(rows), 5000):  # one write per block, not per row
-                writer.write(
-                    "".join(
-                        f"{seq}\t{op}\t{lsn}\t" + "\t".join(_copy_text(values.get(c)) for c in columns) + "\n"
-                        for seq, op, lsn, values in rows[start : start + 5000]
-                    )
-                )
+                writer.write("".join(rows[start : start + 5000]))
         record_history(cursor, table, sql.SQL("(SELECT * FROM {} WHERE _op <> 'delete') AS s").format(stage))
-        counts = ChangeMerge(("landing", table.landing_table), table.key, columns, name).run(cursor)
+        counts = ChangeMerge(("landing", table.landing_table), table.key, table.column_names, name).run(cursor)
         cursor.execute(sql.SQL("DROP TABLE {}, {}").format(stage, sql.Identifier(f"{name}_latest")))
         return counts

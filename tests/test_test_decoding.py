@@ -54,3 +54,116 @@ def test_transaction_markers_are_not_changes():
 def test_unreadable_lines_raise_naming_the_lsn(line):
     with pytest.raises(DecodingError, match="0/ABC"):
         parse_change(line, "0/ABC")
+
+
+# --- COPY rows straight from the lines (ChangeLines / TableRows) ---------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from resources.capture.test_decoding import ChangeLines, copy_text  # noqa: E402
+
+COLUMNS = ("id", "v", "n", "odd col", "flag")
+TYPES = {"id": "integer", "v": "text", "n": "numeric", "odd col": "text[]", "flag": "boolean"}
+
+
+def render(values: dict) -> str:
+    """A tuple as test_decoding prints it (print_literal): numbers and booleans bare, the rest quoted."""
+    parts = []
+    for name, value in values.items():
+        token = f'"{name}"' if " " in name else name
+        if value is None:
+            text = "null"
+        elif TYPES[name] in ("integer", "numeric", "boolean"):
+            text = value
+        else:
+            text = "'" + value.replace("'", "''") + "'"
+        parts.append(f"{token}[{TYPES[name]}]:{text}")
+    return " ".join(parts)
+
+
+def copy_row(values: dict) -> str:
+    return "\t".join(copy_text(values.get(c)) for c in COLUMNS)
+
+
+def read_all(lines: list[str]) -> list:
+    reader = ChangeLines({("public", "t"): COLUMNS})
+    return [reader.read(line, "0/1") for line in lines]
+
+
+def test_copy_rows_of_every_shape_match_the_scan():
+    full = {"id": "1", "v": "it''s\ta\\b", "n": None, "odd col": "{a,b}", "flag": "true"}
+    plain = {"id": "2", "v": "plain", "n": "1.5", "odd col": "'quoted' v[text]:'x'", "flag": "false"}
+    lines = [
+        "table public.t: INSERT: " + render(full),
+        "table public.t: INSERT: " + render(plain),
+        "table public.t: INSERT: " + render(plain),  # the second through the template
+        "table public.t: UPDATE: old-key: " + render({"id": "2"}) + " new-tuple: " + render({**plain, "id": "3"}),
+        "table public.t: DELETE: " + render({"id": "3"}),
+        "table public.t: DELETE: " + render({"id": "4"}),
+        "table public.other: INSERT: id[integer]:1",
+    ]
+    assert read_all(lines) == [
+        (("public", "t"), [("insert", copy_row(full))]),
+        (("public", "t"), [("insert", copy_row(plain))]),
+        (("public", "t"), [("insert", copy_row(plain))]),
+        (("public", "t"), [("delete", copy_row({"id": "2"})), ("update", copy_row({**plain, "id": "3"}))]),
+        (("public", "t"), [("delete", copy_row({"id": "3"}))]),
+        (("public", "t"), [("delete", copy_row({"id": "4"}))]),
+        None,
+    ]
+
+
+def test_old_key_holding_the_new_tuple_marker_splits_where_the_quotes_close():
+    old = {"id": "1", "v": "x new-tuple: y"}
+    new = {"id": "2", "v": "z"}
+    line = "table public.t: UPDATE: old-key: " + render(old) + " new-tuple: " + render(new)
+    change = parse_change(line, "0/1")
+    assert (change.old_key, change.values) == (old, new)
+    assert read_all([line])[0][1] == [("delete", copy_row(old)), ("update", copy_row(new))]
+
+
+def test_a_line_the_template_cannot_read_is_an_error_naming_the_lsn():
+    reader = ChangeLines({("public", "t"): COLUMNS})
+    reader.read("table public.t: INSERT: " + render({"id": "1", "v": "a"}), "0/1")
+    with pytest.raises(DecodingError, match="0/BAD"):
+        reader.read("table public.t: INSERT: id[integer]:1 v[text]:'a", "0/BAD")
+
+
+#: Characters and fragments that look like the syntax around values.
+PIECES = [*"ab '\"\\\t\n\r:[]", "new-tuple: ", " v[text]:", "null", "''"]
+values_text = st.lists(st.sampled_from(PIECES), max_size=8).map("".join)
+rows = st.fixed_dictionaries(
+    {
+        "id": st.integers(-(2**31), 2**31 - 1).map(str),
+        "v": st.none() | values_text,
+        "n": st.none() | st.decimals(allow_nan=False, allow_infinity=False, places=2).map(str),
+        "odd col": st.none() | values_text,
+        "flag": st.none() | st.sampled_from(["true", "false"]),
+    }
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["insert", "update", "key change", "delete"]), rows), min_size=1, max_size=6))
+def test_round_trip_of_rendered_changes(changes):
+    """Whatever the values, both readers give back exactly what was rendered, in any order of shapes."""
+    lines, expected = [], []
+    for kind, values in changes:
+        key = {"id": values["id"]}
+        if kind == "insert":
+            lines.append("table public.t: INSERT: " + render(values))
+            expected.append([("insert", copy_row(values))])
+        elif kind == "update":
+            lines.append("table public.t: UPDATE: " + render(values))
+            expected.append([("update", copy_row(values))])
+        elif kind == "key change":
+            old = {"id": str(int(values["id"]) + 1)}
+            lines.append("table public.t: UPDATE: old-key: " + render(old) + " new-tuple: " + render(values))
+            expected.append([("delete", copy_row(old)), ("update", copy_row(values))])
+        else:
+            lines.append("table public.t: DELETE: " + render(key))
+            expected.append([("delete", copy_row(key))])
+        change = parse_change(lines[-1], "0/1")
+        assert change.values == (key if kind == "delete" else values)
+    assert [read[1] for read in read_all(lines)] == expected

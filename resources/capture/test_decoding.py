@@ -13,14 +13,32 @@ Values are the type's text output: quoted (`'…'`, quotes doubled; may span lin
 (numbers, booleans, `null`). Identifiers that need it are double-quoted. An UPDATE shows
 `old-key:` only when the key changed; a DELETE shows only the key (replica identity default).
 Values stay text: they are handed to COPY, which parses them with the column's own type.
+
+Two readers share that grammar. `parse_change` scans any line; `TableRows` turns one table's
+lines straight into COPY text rows through templates (one regular expression per tuple shape,
+learnt from the scan), several times faster because the column names and types, which repeat
+on every line, are matched as one literal instead of being read character by character.
 """
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 _HEADER = re.compile(
     r'table (?P<schema>"(?:[^"]+|"")+"|[^.]+)\.(?P<table>"(?:[^"]+|"")+"|[^:]+): (?P<op>INSERT|UPDATE|DELETE): '
 )
+
+#: Types whose values test_decoding prints without quotes (its print_literal); any other type,
+#: a domain over one of these included, is quoted. A wrong guess only costs speed: the template
+#: does not match and the line is scanned instead.
+_BARE_TYPES = frozenset({"smallint", "integer", "bigint", "oid", "real", "double precision", "numeric", "boolean"})
+_QUOTED_VALUE = r"(?:null|'([^']*(?:''[^']*)*)')"  # group: the content, quotes still doubled
+_BARE_VALUE = r"(?:null|([^ ']+))"
+
+#: Characters COPY's text format escapes. Lines holding any go through the scan, which escapes
+#: value by value; the templates' output is only ever plain text.
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_COPY_NULL = "\\N"
 
 
 class DecodingError(ValueError):
@@ -34,6 +52,21 @@ class RowChange:
     op: str  # insert | update | delete
     values: dict[str, str | None]  # the new tuple (insert, update) or the key (delete)
     old_key: dict[str, str | None] | None  # set when an update changed the key
+
+
+@dataclass(frozen=True)
+class Field:
+    """One `name[type]:value` of a tuple; `token` is the name as printed (quoted if it needs it)."""
+
+    token: str
+    name: str
+    type: str
+    value: str | None
+
+
+def copy_text(value: str | None) -> str:
+    """A value in COPY's text format: NULL as \\N, backslash and control characters escaped."""
+    return _COPY_NULL if value is None else value.translate(_COPY_ESCAPES)
 
 
 def _identifier(text: str) -> str:
@@ -53,14 +86,14 @@ def _quoted_end(text: str, start: int, quote: str) -> int:
             return close
 
 
-def _columns(text: str, lsn: str) -> dict[str, str | None]:
-    """Column values of one tuple: `name[type]:value` separated by single spaces.
+def _fields(text: str, lsn: str) -> list[Field]:
+    """The fields of one tuple: `name[type]:value` separated by single spaces.
 
-    A hand-written scan with str.find: several times faster than a regular expression here, and
-    it refuses anything that is not exactly columns, so a misread value can never shift the
+    A hand-written scan with str.find: several times faster than a generic regular expression,
+    and it refuses anything that is not exactly columns, so a misread value can never shift the
     columns after it.
     """
-    values: dict[str, str | None] = {}
+    fields: list[Field] = []
     position, length = 0, len(text)
     try:
         while position < length:
@@ -74,9 +107,10 @@ def _columns(text: str, lsn: str) -> dict[str, str | None]:
                 bracket = text.index("[", position)
                 name = text[position:bracket]
             value_start = text.index("]:", bracket) + 2
+            token, type_name = text[position:bracket], text[bracket + 1 : value_start - 2]
             if text.startswith("'", value_start):
                 close = _quoted_end(text, value_start, "'")
-                values[name] = text[value_start + 1 : close].replace("''", "'")
+                value = text[value_start + 1 : close].replace("''", "'")
                 position = close + 1
             else:
                 position = text.find(" ", value_start)
@@ -84,14 +118,37 @@ def _columns(text: str, lsn: str) -> dict[str, str | None]:
                 bare = text[value_start:position]
                 if not bare:
                     raise ValueError("empty value")
-                values[name] = None if bare == "null" else bare
+                value = None if bare == "null" else bare
+            fields.append(Field(token, name, type_name, value))
             if position < length:
                 if text[position] != " ":
                     raise ValueError("no space after a value")
                 position += 1
     except (ValueError, IndexError) as exc:
         raise DecodingError(f"change at {lsn}: cannot read column data ({exc}) in {text[:80]!r}") from None
-    return values
+    return fields
+
+
+def _columns(text: str, lsn: str) -> dict[str, str | None]:
+    return {field.name: field.value for field in _fields(text, lsn)}
+
+
+def _split_update(body: str, lsn: str) -> tuple[list[Field] | None, str]:
+    """(old key fields or None, new tuple text) of an UPDATE's body.
+
+    The old key ends at the first ` new-tuple: ` outside quotes: one inside a quoted value leaves
+    the text before it with an open quote, which the scan refuses, so the next one is tried.
+    """
+    if not body.startswith("old-key: "):
+        return None, body
+    start = len("old-key: ")
+    separator = body.find(" new-tuple: ", start)
+    while separator >= 0:
+        try:
+            return _fields(body[start:separator], lsn), body[separator + len(" new-tuple: ") :]
+        except DecodingError:
+            separator = body.find(" new-tuple: ", separator + 1)
+    raise DecodingError(f"change at {lsn}: update with old-key but no readable new-tuple")
 
 
 def parse_change(data: str, lsn: str) -> RowChange | None:
@@ -102,13 +159,124 @@ def parse_change(data: str, lsn: str) -> RowChange | None:
             return None
         raise DecodingError(f"change at {lsn}: unexpected line {data[:80]!r}")
     op = header["op"].lower()
-    body = data[header.end():]
+    body = data[header.end() :]
     old_key = None
-    if op == "update" and body.startswith("old-key: "):
-        old_text, separator, body = body[len("old-key: "):].partition("new-tuple: ")
-        if not separator:
-            raise DecodingError(f"change at {lsn}: update with old-key but no new-tuple")
-        old_key = _columns(old_text, lsn)
+    if op == "update":
+        old_fields, body = _split_update(body, lsn)
+        old_key = None if old_fields is None else {f.name: f.value for f in old_fields}
     elif body == "(no-tuple-data)":
         raise DecodingError(f"change at {lsn}: {op} on a table without a replica identity")
     return RowChange(_identifier(header["schema"]), _identifier(header["table"]), op, _columns(body, lsn), old_key)
+
+
+class _Template:
+    """One tuple shape (these column names and types, in this order) as a regular expression.
+
+    The expression follows the scan's grammar exactly (a quoted value is quote-balanced, so it
+    cannot end early and swallow the next column), so whatever it matches the scan reads the
+    same; whatever it does not match goes to the scan. Its groups are the values with quotes
+    still doubled, NULL as \\N; `indices` places them in the mapped columns (None: not in this
+    shape, as the non-key columns of a delete).
+    """
+
+    def __init__(self, fields: Sequence[Field], columns: Sequence[str]):
+        self.pattern = re.compile(
+            " ".join(
+                re.escape(f"{f.token}[{f.type}]:") + (_BARE_VALUE if f.type in _BARE_TYPES else _QUOTED_VALUE)
+                for f in fields
+            )
+        )
+        position = {f.name: i for i, f in enumerate(fields)}
+        indices = [position.get(c) for c in columns]
+        self.in_order = indices == list(range(len(fields)))
+        self.indices = indices
+
+    def copy_values(self, body: str) -> str | None:
+        """The mapped columns as COPY text joined by tabs, or None when `body` has another shape."""
+        match = self.pattern.fullmatch(body)
+        if match is None:
+            return None
+        groups = match.groups(_COPY_NULL)
+        if not self.in_order:
+            groups = [_COPY_NULL if i is None else groups[i] for i in self.indices]
+        return "\t".join(groups).replace("''", "'")
+
+
+class TableRows:
+    """Turns the change lines of one table into COPY text values of its mapped `columns`.
+
+    A line goes through the first template that matches it; otherwise it is scanned, and its
+    shape (full row, key only, a new column after a schema change…) becomes a template for the
+    lines that follow. Lines with characters COPY must escape, and key-changing updates, are
+    always scanned: both are rare, and keeping them out keeps the templates simple.
+    """
+
+    def __init__(self, columns: Sequence[str]):
+        self.columns = tuple(columns)
+        self._templates: dict[tuple[tuple[str, str], ...], _Template] = {}
+
+    def rows(self, op: str, body: str, lsn: str) -> list[tuple[str, str]]:
+        """[(op, values)] for one change: a key-changing update is a delete of the old key and then
+        the update."""
+        if not ("\\" in body or "\t" in body or "\n" in body or "\r" in body or body.startswith("old-key: ")):
+            for template in self._templates.values():
+                values = template.copy_values(body)
+                if values is not None:
+                    return [(op, values)]
+        return self._scanned(op, body, lsn)
+
+    def _scanned(self, op: str, body: str, lsn: str) -> list[tuple[str, str]]:
+        rows = []
+        if op == "update":
+            old_fields, body = _split_update(body, lsn)
+            if old_fields is not None:
+                rows.append(("delete", self._values(old_fields)))
+        elif body == "(no-tuple-data)":
+            raise DecodingError(f"change at {lsn}: {op} on a table without a replica identity")
+        fields = _fields(body, lsn)
+        shape = tuple((f.token, f.type) for f in fields)
+        if shape not in self._templates:
+            self._templates[shape] = _Template(fields, self.columns)
+        rows.append((op, self._values(fields)))
+        return rows
+
+    def _values(self, fields: list[Field]) -> str:
+        values = {f.name: f.value for f in fields}
+        return "\t".join(copy_text(values.get(c)) for c in self.columns)
+
+
+class ChangeLines:
+    """Sorts `test_decoding` change lines by captured table into COPY text rows.
+
+    Headers repeat on every line, so each distinct one is read once (with the regular
+    expression) and then found by its text up to the second `: `.
+    """
+
+    def __init__(self, tables: dict[tuple[str, str], Sequence[str]]):
+        self._tables = {key: TableRows(columns) for key, columns in tables.items()}
+        self._headers: dict[str, tuple[tuple[str, str] | None, str]] = {}
+
+    def read(self, data: str, lsn: str) -> tuple[tuple[str, str], list[tuple[str, str]]] | None:
+        """((schema, table), [(op, values)]) of one change line; None for other tables' lines and
+        logical decoding messages."""
+        end = data.find(": ", data.find(": ", 6) + 2) + 2
+        known = self._headers.get(data[:end])
+        if known is None:
+            known, end = self._learn(data, lsn)
+        table, op = known
+        if table is None:
+            return None
+        return table, self._tables[table].rows(op, data[end:], lsn)
+
+    def _learn(self, data: str, lsn: str) -> tuple[tuple[tuple[str, str] | None, str], int]:
+        header = _HEADER.match(data)
+        if header is None:
+            if data.startswith("message:"):
+                return (None, ""), 0
+            raise DecodingError(f"change at {lsn}: unexpected line {data[:80]!r}")
+        table = (_identifier(header["schema"]), _identifier(header["table"]))
+        known = (table if table in self._tables else None, header["op"].lower())
+        # Quoted names may hold `: ` themselves; such headers are read again each time.
+        if data.find(": ", data.find(": ", 6) + 2) + 2 == header.end():
+            self._headers[header.group()] = known
+        return known, header.end()

@@ -8,7 +8,8 @@ is exact whichever side saw a row first.
 import time
 from dataclasses import dataclass, field
 
-from resources.capture.log_reader import LogReader, lsn_value
+from resources.capture.log_reader import LogReader, Transaction, lsn_value
+from resources.capture.test_decoding import ChangeLines
 from resources.capture.state import ensure_state_table, read_position, store_position
 from resources.merge import MergeCounts
 from resources.sources import SourceDatabase, check_schema
@@ -29,6 +30,25 @@ class PollResult:
     initialised: bool = False
     lag_bytes: int = 0
     seconds: float = 0.0
+
+
+def _copy_rows(transactions: list[Transaction], tables: dict[tuple[str, str], SourceTable]) -> dict[str, list[str]]:
+    """The captured tables' changes as COPY text rows `seq, op, lsn, columns…` (Warehouse.apply_changes),
+    in commit order; `seq` numbers them across the poll so the merge knows which change is last."""
+    lines = ChangeLines({key: table.column_names for key, table in tables.items()})
+    rows: dict[str, list[str]] = {}
+    seq = 0
+    for transaction in transactions:
+        for lsn, data in transaction.changes:
+            change = lines.read(data, lsn)
+            if change is None:
+                continue
+            (_, name), changes = change
+            table_rows = rows.setdefault(name, [])
+            for op, values in changes:
+                seq += 1
+                table_rows.append(f"{seq}\t{op}\t{lsn}\t{values}\n")
+    return rows
 
 
 def poll_log(warehouse: Warehouse, source: SourceDatabase, tables: list[SourceTable], max_changes: int = 200_000) -> PollResult:
@@ -70,25 +90,12 @@ def poll_log(warehouse: Warehouse, source: SourceDatabase, tables: list[SourceTa
             cursor = wh.connection.driver_connection.cursor()
             ensure_state_table(cursor)
             stored = read_position(cursor, system, stream, lock=True)
-            rows: dict[str, list[tuple]] = {}
-            last_commit = None
-            seq = 0
             reader.wait_until_free()
             end = reader.current_lsn()
-            seen: list = []
-            for transaction in reader.peek(end, max_changes, stored, seen):
-                result.transactions += 1
-                last_commit = transaction.commit_lsn
-                for lsn, change in transaction.changes:
-                    table = by_name.get((change.schema, change.table))
-                    if table is None:
-                        continue
-                    table_rows = rows.setdefault(table.table, [])
-                    if change.old_key is not None:
-                        seq += 1
-                        table_rows.append((seq, "delete", lsn, change.old_key))
-                    seq += 1
-                    table_rows.append((seq, change.op, lsn, change.values))
+            transactions, read = reader.peek(end, max_changes, stored)
+            result.transactions = len(transactions)
+            last_commit = transactions[-1].commit_lsn if transactions else None
+            rows = _copy_rows(transactions, by_name)
             for name, table_rows in rows.items():
                 table = by_name[("public", name)]
                 check_schema(src, table)
@@ -100,7 +107,7 @@ def poll_log(warehouse: Warehouse, source: SourceDatabase, tables: list[SourceTa
         # The warehouse has committed: only now may the slot forget these changes. When the poll
         # read everything up to `end`, the slot moves to `end` even if nothing there was ours, so
         # the next poll does not decode other databases' WAL again (what keeps idle polls cheap).
-        target = end if len(seen) < max_changes else result.position
+        target = end if read < max_changes else result.position
         confirmed = reader.confirmed_lsn()
         if target and (confirmed is None or lsn_value(target) > lsn_value(confirmed)):
             reader.advance(target)
