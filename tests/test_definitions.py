@@ -1,5 +1,7 @@
 """The whole code location loads, and every asset says what it is (group, kind, description, owner)."""
 
+from datetime import UTC, datetime
+
 import dagster as dg
 
 from sync_assets.definitions import defs
@@ -24,15 +26,31 @@ def test_money_protecting_checks_block():
     checks = {(c.asset_key.path[-1], c.name): c for c in defs.resolve_asset_graph().asset_check_keys}
     specs = {
         (spec.asset_key.path[-1], spec.name): spec
-        for checks_def in defs.asset_checks
-        for spec in checks_def.check_specs
+        for definition in [*defs.asset_checks, *defs.assets]
+        for spec in definition.check_specs
     }
     assert set(checks) == set(specs)
-    assert specs[("contracts", "gx_suite")].blocking
-    assert specs[("contracts", "one_contract_per_customer_per_day")].blocking
-    assert specs[("charges", "gx_suite")].blocking
-    assert specs[("shipment_milestones", "milestones_in_order")].blocking
-    assert {asset for asset, _ in specs} == {
+    for blocking in [
+        ("contracts", "gx_suite"), ("contracts", "one_contract_per_customer_per_day"), ("charges", "gx_suite"),
+        ("shipment_milestones", "milestones_in_order"), ("expected_charges", "one_contract_per_delivery"),
+        ("invoice_readiness", "ready_shipments_are_billable"),
+        ("raw_fleet_geofences", "fleet_freshness"), ("raw_billing_charge_lines", "billing_freshness"),
+    ]:
+        assert specs[blocking].blocking, blocking
+    assert not specs[("raw_erp_customers", "erp_freshness")].blocking  # standard SLA: reported, not blocking
+    assert {asset for asset, _ in specs} >= {
         "customers", "items", "locations", "contracts",
-        "shipments", "shipment_milestones", "charges", "inventory_positions",
+        "shipments", "shipment_milestones", "charges", "inventory_positions", "expected_charges", "invoice_readiness",
     }
+
+
+def test_nightly_job_is_daily_partitioned_and_scheduled_at_two_utc():
+    job = defs.resolve_job_def("nightly_reconciliation")
+    assert isinstance(job.partitions_def, dg.DailyPartitionsDefinition)
+    assert job.partitions_def.timezone == "UTC"
+    schedule = defs.resolve_schedule_def("nightly_schedule")
+    assert (schedule.cron_schedule, schedule.execution_timezone) == ("0 2 * * *", "UTC")
+    context = dg.build_schedule_context(scheduled_execution_time=datetime(2026, 11, 2, 2, 0, tzinfo=UTC),
+                                        repository_def=defs.get_repository_def())
+    [request] = schedule.evaluate_tick(context).run_requests
+    assert request.partition_key == "2026-11-01"

@@ -25,7 +25,7 @@ class FinanceReportConfig(dg.Config):
 
 @dg.asset(
     group_name="reports",
-    kinds={"html", "csv"},
+    kinds={"postgres", "html", "csv"},
     owners=["team:finance-data"],
     partitions_def=NIGHTLY_PARTITIONS,
     deps=[invoices, reconciliation_exceptions],
