@@ -86,9 +86,15 @@ def copy_row(values: dict) -> str:
     return "\t".join(copy_text(values.get(c)) for c in COLUMNS)
 
 
-def read_all(lines: list[str]) -> list:
+def read_all(lines: list[str]) -> list[list[tuple[str, str]]]:
+    """[(op, values)] of each line's rows, through one ChangeLines."""
     reader = ChangeLines({("public", "t"): COLUMNS})
-    return [reader.read(line, "0/1") for line in lines]
+    read = []
+    for line in lines:
+        before = len(reader.rows[("public", "t")])
+        reader.add(line, "0/1")
+        read.append([tuple(row.rstrip("\n").split("\t", 3)[1:4:2]) for row in reader.rows[("public", "t")][before:]])
+    return read
 
 
 def test_copy_rows_of_every_shape_match_the_scan():
@@ -104,14 +110,25 @@ def test_copy_rows_of_every_shape_match_the_scan():
         "table public.other: INSERT: id[integer]:1",
     ]
     assert read_all(lines) == [
-        (("public", "t"), [("insert", copy_row(full))]),
-        (("public", "t"), [("insert", copy_row(plain))]),
-        (("public", "t"), [("insert", copy_row(plain))]),
-        (("public", "t"), [("delete", copy_row({"id": "2"})), ("update", copy_row({**plain, "id": "3"}))]),
-        (("public", "t"), [("delete", copy_row({"id": "3"}))]),
-        (("public", "t"), [("delete", copy_row({"id": "4"}))]),
-        None,
+        [("insert", copy_row(full))],
+        [("insert", copy_row(plain))],
+        [("insert", copy_row(plain))],
+        [("delete", copy_row({"id": "2"})), ("update", copy_row({**plain, "id": "3"}))],
+        [("delete", copy_row({"id": "3"}))],
+        [("delete", copy_row({"id": "4"}))],
+        [],
     ]
+
+
+def test_rows_are_numbered_across_tables_in_the_order_given():
+    reader = ChangeLines({("public", "t"): COLUMNS, ("public", "u"): ("id",)})
+    reader.add("table public.t: UPDATE: old-key: id[integer]:1 new-tuple: id[integer]:2", "0/A")
+    reader.add("table public.u: INSERT: id[integer]:7", "0/B")
+    reader.add("table public.t: DELETE: id[integer]:2", "0/C")
+    assert reader.rows == {
+        ("public", "t"): ["1\tdelete\t0/A\t1\t\\N\t\\N\t\\N\t\\N\n", "2\tupdate\t0/A\t2\t\\N\t\\N\t\\N\t\\N\n", "4\tdelete\t0/C\t2\t\\N\t\\N\t\\N\t\\N\n"],
+        ("public", "u"): ["3\tinsert\t0/B\t7\n"],
+    }
 
 
 def test_old_key_holding_the_new_tuple_marker_splits_where_the_quotes_close():
@@ -120,14 +137,14 @@ def test_old_key_holding_the_new_tuple_marker_splits_where_the_quotes_close():
     line = "table public.t: UPDATE: old-key: " + render(old) + " new-tuple: " + render(new)
     change = parse_change(line, "0/1")
     assert (change.old_key, change.values) == (old, new)
-    assert read_all([line])[0][1] == [("delete", copy_row(old)), ("update", copy_row(new))]
+    assert read_all([line])[0] == [("delete", copy_row(old)), ("update", copy_row(new))]
 
 
 def test_a_line_the_template_cannot_read_is_an_error_naming_the_lsn():
     reader = ChangeLines({("public", "t"): COLUMNS})
-    reader.read("table public.t: INSERT: " + render({"id": "1", "v": "a"}), "0/1")
+    reader.add("table public.t: INSERT: " + render({"id": "1", "v": "a"}), "0/1")
     with pytest.raises(DecodingError, match="0/BAD"):
-        reader.read("table public.t: INSERT: id[integer]:1 v[text]:'a", "0/BAD")
+        reader.add("table public.t: INSERT: id[integer]:1 v[text]:'a", "0/BAD")
 
 
 #: Characters and fragments that look like the syntax around values.
@@ -166,4 +183,4 @@ def test_round_trip_of_rendered_changes(changes):
             expected.append([("delete", copy_row(key))])
         change = parse_change(lines[-1], "0/1")
         assert change.values == (key if kind == "delete" else values)
-    assert [read[1] for read in read_all(lines)] == expected
+    assert read_all(lines) == expected

@@ -246,7 +246,9 @@ class TableRows:
 
 
 class ChangeLines:
-    """Sorts `test_decoding` change lines by captured table into COPY text rows.
+    """Collects `test_decoding` change lines as COPY text rows `seq, op, lsn, columns…` per captured
+    table (Warehouse.apply_changes), in the order given; `seq` numbers them across tables so the
+    merge knows which change of a key is the last.
 
     Headers repeat on every line, so each distinct one is read once (with the regular
     expression) and then found by its text up to the second `: `.
@@ -255,18 +257,22 @@ class ChangeLines:
     def __init__(self, tables: dict[tuple[str, str], Sequence[str]]):
         self._tables = {key: TableRows(columns) for key, columns in tables.items()}
         self._headers: dict[str, tuple[tuple[str, str] | None, str]] = {}
+        self.rows: dict[tuple[str, str], list[str]] = {key: [] for key in tables}
+        self._seq = 0
 
-    def read(self, data: str, lsn: str) -> tuple[tuple[str, str], list[tuple[str, str]]] | None:
-        """((schema, table), [(op, values)]) of one change line; None for other tables' lines and
-        logical decoding messages."""
+    def add(self, data: str, lsn: str) -> None:
+        """Add one change line; lines of other tables and logical decoding messages are skipped."""
         end = data.find(": ", data.find(": ", 6) + 2) + 2
         known = self._headers.get(data[:end])
         if known is None:
             known, end = self._learn(data, lsn)
         table, op = known
         if table is None:
-            return None
-        return table, self._tables[table].rows(op, data[end:], lsn)
+            return
+        rows = self.rows[table]
+        for row_op, values in self._tables[table].rows(op, data[end:], lsn):
+            self._seq += 1
+            rows.append(f"{self._seq}\t{row_op}\t{lsn}\t{values}\n")
 
     def _learn(self, data: str, lsn: str) -> tuple[tuple[tuple[str, str] | None, str], int]:
         header = _HEADER.match(data)

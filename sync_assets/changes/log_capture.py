@@ -32,23 +32,23 @@ class PollResult:
     seconds: float = 0.0
 
 
-def _copy_rows(transactions: list[Transaction], tables: dict[tuple[str, str], SourceTable]) -> dict[str, list[str]]:
-    """The captured tables' changes as COPY text rows `seq, op, lsn, columns…` (Warehouse.apply_changes),
-    in commit order; `seq` numbers them across the poll so the merge knows which change is last."""
+#: Pending WAL above which a poll skips the idle test. The test decodes the first pending
+#: transaction whole, which the peek then decodes again: cheap for an idle slot (a few records
+#: of other databases), but a second decode of a large transaction when there is work.
+IDLE_TEST_MAX_WAL = 1 << 20
+
+
+def _may_be_idle(end: str, confirmed: str | None) -> bool:
+    return confirmed is None or lsn_value(end) - lsn_value(confirmed) <= IDLE_TEST_MAX_WAL
+
+
+def _copy_rows(transactions: list[Transaction], tables: dict[tuple[str, str], SourceTable]) -> dict[tuple[str, str], list[str]]:
+    """The captured tables' changes as COPY text rows for Warehouse.apply_changes, in commit order."""
     lines = ChangeLines({key: table.column_names for key, table in tables.items()})
-    rows: dict[str, list[str]] = {}
-    seq = 0
     for transaction in transactions:
         for lsn, data in transaction.changes:
-            change = lines.read(data, lsn)
-            if change is None:
-                continue
-            (_, name), changes = change
-            table_rows = rows.setdefault(name, [])
-            for op, values in changes:
-                seq += 1
-                table_rows.append(f"{seq}\t{op}\t{lsn}\t{values}\n")
-    return rows
+            lines.add(data, lsn)
+    return lines.rows
 
 
 def poll_log(warehouse: Warehouse, source: SourceDatabase, tables: list[SourceTable], max_changes: int = 200_000) -> PollResult:
@@ -61,7 +61,7 @@ def poll_log(warehouse: Warehouse, source: SourceDatabase, tables: list[SourceTa
         reader = LogReader(engine, src, system)
         result = PollResult(system, "log", None)
         exists, active_pid, end, confirmed = reader.state()
-        if exists and active_pid is None and not reader.has_changes(end):
+        if exists and active_pid is None and _may_be_idle(end, confirmed) and not reader.has_changes(end):
             # Idle: nothing of ours committed before `end`; move the slot there so the next poll
             # does not decode the same WAL (other databases' writes) again. Three round trips.
             if confirmed is None or lsn_value(end) > lsn_value(confirmed):
@@ -96,8 +96,10 @@ def poll_log(warehouse: Warehouse, source: SourceDatabase, tables: list[SourceTa
             result.transactions = len(transactions)
             last_commit = transactions[-1].commit_lsn if transactions else None
             rows = _copy_rows(transactions, by_name)
-            for name, table_rows in rows.items():
-                table = by_name[("public", name)]
+            for key, table_rows in rows.items():
+                if not table_rows:
+                    continue
+                table = by_name[key]
                 check_schema(src, table)
                 result.counts[table.name] = Warehouse.apply_changes(cursor, table, table_rows)
                 result.changes += len(table_rows)
