@@ -16,7 +16,19 @@ from pydantic import Field
 
 from resources.databases import engine_for, resolve_url
 from resources.settings import WaybillError
-from sync_assets.mappings import SourceTable
+from sync_assets.mappings import SourceTable, capture_mode
+
+_LOG_CAPTURE_POSSIBLE = sa.text(
+    """
+    SELECT current_setting('wal_level') = 'logical'
+       AND current_setting('max_replication_slots')::int > 0
+       AND (r.rolsuper OR r.rolreplication)
+    FROM pg_roles r WHERE r.rolname = current_user
+    """
+)
+
+#: (system, URL) → the capture mode 'auto' resolved to, decided once per process.
+_RESOLVED_MODES: dict[tuple[str, str], str] = {}
 
 _COLUMNS_SQL = sa.text(
     """
@@ -60,6 +72,19 @@ class SourceDatabase(dg.ConfigurableResource):
 
     def engine(self) -> sa.Engine:
         return engine_for(self.system, resolve_url(self.system, self.url), read_only=True)
+
+    def capture_mode(self) -> str:
+        """'log' or 'cursor': the configured mode, or for 'auto', log when the server has
+        wal_level = logical and this role may replicate, else cursor (any PostgreSQL)."""
+        configured = capture_mode(self.system)
+        if configured != "auto":
+            return configured
+        key = (self.system, resolve_url(self.system, self.url))
+        if key not in _RESOLVED_MODES:
+            with self.engine().connect() as conn:
+                possible = conn.execute(_LOG_CAPTURE_POSSIBLE).scalar()
+            _RESOLVED_MODES[key] = "log" if possible else "cursor"
+        return _RESOLVED_MODES[key]
 
     @contextmanager
     def snapshot(self) -> Iterator[sa.Connection]:

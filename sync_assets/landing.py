@@ -20,7 +20,7 @@ from checks.freshness import mark_captured
 from resources.merge import MergeCounts
 from resources.warehouse import SnapshotResult, Warehouse
 from sync_assets.changes.poll import poll_source
-from sync_assets.mappings import SourceTable, capture_mode, tables_of
+from sync_assets.mappings import SourceTable, tables_of
 from resources.settings import SOURCE_SYSTEMS
 
 
@@ -68,9 +68,9 @@ def _spec(table: SourceTable) -> dg.AssetSpec:
     )
 
 
-def _snapshot_at_night(table: SourceTable) -> bool:
+def _snapshot_at_night(table: SourceTable, mode: str) -> bool:
     """Master data is batch-refreshed; a cursor-captured table needs the key comparison for deletes."""
-    return table.capture == "snapshot" or capture_mode(table.system) == "cursor"
+    return table.capture == "snapshot" or mode == "cursor"
 
 
 def _poll_result(key: dg.AssetKey, table: SourceTable, poll) -> dg.MaterializeResult:
@@ -104,10 +104,11 @@ def source_landing_asset(system: str) -> dg.AssetsDefinition:
         if config.refresh != "snapshot":
             poll = poll_source(warehouse, source)
             context.log.info(
-                f"{system}: {capture_mode(system)} poll, {poll.transactions} transactions, {poll.changes} changes "
+                f"{system}: {poll.mode} poll, {poll.transactions} transactions, {poll.changes} changes "
                 f"in {poll.seconds:.2f}s; lag {poll.lag_bytes} bytes"
             )
-            snapshots = [k for k in selected if _snapshot_at_night(tables[k.path[-1]])] if config.refresh == "nightly" else []
+            nightly = config.refresh == "nightly"
+            snapshots = [k for k in selected if nightly and _snapshot_at_night(tables[k.path[-1]], poll.mode)]
             # Every selected table reports, changed or not: downstream canonical assets in the same
             # run are skipped when an upstream output is missing.
             for key in selected:

@@ -14,10 +14,11 @@ from pathlib import Path
 import psycopg
 import pytest
 from click.testing import CliRunner
-from conftest import connections
+from conftest import SYSTEM_PG_URL, connections, create_databases, drop_databases, scratch_databases, system_pg_available
 from test_sandbox_rules import normalize, violations
 
 from resources.databases import dispose_engines, engine_for, resolve_url
+from resources.sources import SourceDatabase
 from sync_assets.cli import main
 from sync_assets.mappings import load_mappings
 from sync_assets.reports.gather import CSV_COLUMNS
@@ -89,6 +90,7 @@ def assert_every_ready_shipment_invoiced_once(world) -> list[tuple]:
 
 
 def test_nightly_reports_exactly_the_planted_anomalies_and_a_rerun_changes_nothing(world):
+    assert {SourceDatabase(system=s).capture_mode() for s in SOURCES} == {"log"}  # 'auto' on a logical server
     result = nightly(world["day"])
     assert result.exit_code == 0, result.output
     report_dir = world["reports"] / world["day"]
@@ -210,3 +212,35 @@ def test_nightly_in_cursor_mode_finds_hard_deletes_and_silent_updates(world, mon
             landing = conn.execute(f"SELECT {cols} FROM landing.{table.landing_table} "
                                    "WHERE _operation <> 'delete' ORDER BY 1, 2").fetchall()
         assert landing == source, table.name
+
+
+@pytest.mark.skipif(not system_pg_available(), reason="the machine's PostgreSQL (127.0.0.1:5432) is not running")
+def test_nightly_on_sources_without_logical_decoding_falls_back_to_cursor_capture(pg_admin_url, tmp_path, monkeypatch):
+    """A landscape built by another tool on a server with wal_level = replica (this machine's
+    PostgreSQL): capture mode 'auto' polls by cursor and the nightly gives the same exact answer."""
+    with psycopg.connect(SYSTEM_PG_URL) as conn:
+        if conn.execute("SHOW wal_level").fetchone()[0] == "logical":
+            pytest.skip("the machine's PostgreSQL has logical decoding; this test needs a server without it")
+    warehouse = create_databases(pg_admin_url, roles=("warehouse",))
+    monkeypatch.setenv("WAYBILL_WAREHOUSE_URL", warehouse["warehouse"])
+    monkeypatch.setenv("WAYBILL_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
+    monkeypatch.setenv("WAYBILL_EDI_INBOX", str(tmp_path / "inbox"))
+    monkeypatch.setenv("WAYBILL_REPORTS_DIR", str(tmp_path / "reports"))
+    try:
+        with scratch_databases(SYSTEM_PG_URL) as urls:
+            for system, url in urls.items():
+                monkeypatch.setenv(f"WAYBILL_{system.upper()}_URL", url)
+                monkeypatch.delenv(f"WAYBILL_CAPTURE_{system.upper()}", raising=False)
+            assert {SourceDatabase(system=s).capture_mode() for s in SOURCES} == {"cursor"}
+            summary = build({s: engine_for(s, resolve_url(s)) for s in SOURCES}, seed=5, orders=300,
+                            edi_inbox=tmp_path / "inbox", progress=lambda _: None)
+            day = (summary.as_of - timedelta(days=1)).date().isoformat()
+            result = nightly(day)
+            assert result.exit_code == 0, result.output
+            found = exception_keys(tmp_path / "reports" / day / "reconciliation_exceptions.csv")
+            assert found == {kind: set(keys) for kind, keys in summary.planted.items() if keys}
+            assert len(erp_postings(urls["erp"])) > 200
+            dispose_engines()
+    finally:
+        drop_databases(pg_admin_url, warehouse)

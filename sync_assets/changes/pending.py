@@ -14,7 +14,7 @@ from resources.capture.log_reader import LogReader
 from resources.capture.state import STATE_DDL
 from resources.sources import SourceDatabase
 from resources.warehouse import Warehouse
-from sync_assets.mappings import capture_mode, tables_of
+from sync_assets.mappings import tables_of
 
 
 def _stored_positions(warehouse: Warehouse, system: str) -> dict[str, str]:
@@ -58,6 +58,6 @@ def pending_cursor(warehouse: Warehouse, source: SourceDatabase) -> str | None:
 
 def pending_changes(warehouse: Warehouse, source: SourceDatabase) -> str | None:
     """A token naming the first uncaptured change of `source`, or None when it is caught up."""
-    if capture_mode(source.system) == "log":
+    if source.capture_mode() == "log":
         return pending_log(source)
     return pending_cursor(warehouse, source)

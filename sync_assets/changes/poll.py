@@ -5,12 +5,12 @@ from resources.sources import SourceDatabase
 from resources.warehouse import Warehouse
 from sync_assets.changes.cursor_capture import poll_cursor
 from sync_assets.changes.log_capture import PollResult, poll_log
-from sync_assets.mappings import capture_mode, tables_of
+from sync_assets.mappings import tables_of
 
 
 def poll_source(warehouse: Warehouse, source: SourceDatabase) -> PollResult:
     tables = list(tables_of(source.system))
-    if capture_mode(source.system) == "log":
+    if source.capture_mode() == "log":
         return poll_log(warehouse, source, tables)
     return poll_cursor(warehouse, source, tables)
 

@@ -121,11 +121,13 @@ def load_mappings(path: str | None = None) -> tuple[SourceTable, ...]:
 
 
 def capture_mode(system: str) -> str:
-    """'log' or 'cursor' for a source system: WAYBILL_CAPTURE_<SYSTEM>, else the mapping's [capture]."""
+    """'log', 'cursor' or 'auto' for a source system: WAYBILL_CAPTURE_<SYSTEM>, else the mapping's
+    [capture], else 'auto' (log where the source server allows it, else cursor: see
+    SourceDatabase.capture_mode)."""
     setting = f"WAYBILL_CAPTURE_{system.upper()}"
-    mode = os.environ.get(setting) or _document()[1].get("capture", {}).get(system, "log")
-    if mode not in ("log", "cursor"):
-        raise WaybillError(f"{setting}: capture mode must be 'log' or 'cursor', not {mode!r}")
+    mode = os.environ.get(setting) or _document()[1].get("capture", {}).get(system, "auto")
+    if mode not in ("log", "cursor", "auto"):
+        raise WaybillError(f"{setting}: capture mode must be 'log', 'cursor' or 'auto', not {mode!r}")
     return mode
 
 
