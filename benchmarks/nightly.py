@@ -227,6 +227,8 @@ def fmt(value: float | None, spec: str = ".2f") -> str:
 
 
 def print_nightly_summary(results: list[SizeResult]) -> None:
+    if not results:
+        return
     print("\nNIGHTLY RECONCILIATION (wall s include process start; RSS = the waybill Python process, PostgreSQL not counted)")
     head = (f"{'orders':>10}{'sandbox s':>11}{'md+sync s':>11}{'nightly s':>11}{'RSS MB':>9}{'rerun s':>9}"
             f"{'RSS MB':>9}{'exceptions':>12}{'invoices':>10}{'rerun +inv':>11}  status")
@@ -279,12 +281,12 @@ CREATE TABLE wms_inventory (sku text NOT NULL, location_id text NOT NULL, qty bi
                             PRIMARY KEY (sku, location_id));
 -- key g: sku g / 10, location g mod 10; quantities 1..500 (never 0, so a one-sided key always differs)
 INSERT INTO erp_inventory
-SELECT 'SKU-' || lpad((g / 10)::text, 7, '0'), 'LOC-' || lpad((g %% 10)::text, 2, '0'), 1 + (g * 7919) %% 500
+SELECT 'SKU-' || lpad((g / 10)::text, 7, '0'), 'LOC-' || lpad((g %% 10)::text, 2, '0'), 1 + (g * 7919::bigint) %% 500
 FROM generate_series(0, %(rows)s - 1) g;
 -- the same keys: 1 %% changed (g %% 100 = 1), 0.1 %% only in the ERP (g %% 1000 = 2), 0.1 %% only in the WMS
 INSERT INTO wms_inventory
 SELECT 'SKU-' || lpad((g / 10)::text, 7, '0'), 'LOC-' || lpad((g %% 10)::text, 2, '0'),
-       1 + (g * 7919) %% 500 + CASE WHEN g %% 100 = 1 THEN 1 + g %% 7 ELSE 0 END
+       1 + (g * 7919::bigint) %% 500 + CASE WHEN g %% 100 = 1 THEN 1 + g %% 7 ELSE 0 END
 FROM generate_series(0, %(rows)s - 1) g WHERE g %% 1000 <> 2
 UNION ALL
 SELECT 'SKU-' || lpad((g / 10)::text, 7, '0'), 'LOC-' || lpad((g %% 10)::text, 2, '0'), 1 + g %% 50
