@@ -32,16 +32,6 @@ class PollResult:
     seconds: float = 0.0
 
 
-#: Pending WAL above which a poll skips the idle test. The test decodes the first pending
-#: transaction whole, which the peek then decodes again: cheap for an idle slot (a few records
-#: of other databases), but a second decode of a large transaction when there is work.
-IDLE_TEST_MAX_WAL = 1 << 20
-
-
-def _may_be_idle(end: str, confirmed: str | None) -> bool:
-    return confirmed is None or lsn_value(end) - lsn_value(confirmed) <= IDLE_TEST_MAX_WAL
-
-
 def _copy_rows(transactions: list[Transaction], tables: dict[tuple[str, str], SourceTable]) -> dict[tuple[str, str], list[str]]:
     """The captured tables' changes as COPY text rows for Warehouse.apply_changes, in commit order."""
     lines = ChangeLines({key: table.column_names for key, table in tables.items()})
@@ -61,7 +51,7 @@ def poll_log(warehouse: Warehouse, source: SourceDatabase, tables: list[SourceTa
         reader = LogReader(engine, src, system)
         result = PollResult(system, "log", None)
         exists, active_pid, end, confirmed = reader.state()
-        if exists and active_pid is None and _may_be_idle(end, confirmed) and not reader.has_changes(end):
+        if exists and active_pid is None and not reader.has_changes(end):
             # Idle: nothing of ours committed before `end`; move the slot there so the next poll
             # does not decode the same WAL (other databases' writes) again. Three round trips.
             if confirmed is None or lsn_value(end) > lsn_value(confirmed):
