@@ -11,6 +11,7 @@ import time
 from datetime import UTC, timedelta
 from pathlib import Path
 
+import dagster as dg
 import psycopg
 import pytest
 from click.testing import CliRunner
@@ -20,7 +21,9 @@ from test_sandbox_rules import normalize, violations
 from resources.databases import dispose_engines, engine_for, resolve_url
 from resources.sources import SourceDatabase
 from sync_assets.cli import main
+from sync_assets.instance import instance
 from sync_assets.invoicing.posting import DDL as INVOICING_DDL
+from sync_assets.nightly import report_after_failure
 from sync_assets.mappings import load_mappings
 from sync_assets.reports.gather import CSV_COLUMNS
 from sync_assets.sandbox import build, tick
@@ -152,6 +155,17 @@ def test_a_failing_blocking_check_posts_no_invoice_and_the_report_says_why(world
     report = (report_dir / "report.html").read_text()
     assert "FAILED" in report and "charges:gx_suite" in report and "CH-BAD-1" in report
     assert (report_dir / "reconciliation_exceptions.csv").read_text().strip() == ",".join(CSV_COLUMNS)
+    # Under the daemon, the failure sensor asks for the same report for the same day.
+    store = instance()
+    [run] = store.get_runs(filters=dg.RunsFilter(job_name="nightly_reconciliation"))
+    failure = next(e.dagster_event for e in store.all_logs(run.run_id) if e.dagster_event and e.dagster_event.is_run_failure)
+    context = dg.build_run_status_sensor_context(
+        sensor_name="report_after_failure", dagster_instance=store, dagster_run=run, dagster_event=failure
+    ).for_run_failure()
+    request = report_after_failure(context)
+    assert (request.partition_key, request.run_key) == (world["day"], f"report-after-{run.run_id}")
+    reasons = request.run_config["ops"]["finance_report"]["config"]["failure_reasons"]
+    assert any("charges_gx_suite" in reason for reason in reasons), reasons
 
 
 def _wait_for_blocked_writer(url: str, process: subprocess.Popen, timeout: float = 240) -> None:
