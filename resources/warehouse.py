@@ -166,6 +166,31 @@ class Warehouse(dg.ConfigurableResource):
         return SnapshotResult(table, rows, counts, position, time.perf_counter() - started)
 
     @staticmethod
+    def _fill_unchanged_toast(cursor, table: SourceTable, stage: sql.Identifier) -> None:
+        """Give every update that left a large (TOASTed) value unchanged that value: the latest one
+        an earlier change of the same key in this batch carried, else the one landing holds."""
+        partial = cursor.execute(
+            sql.SQL("SELECT DISTINCT unnest(_unchanged) FROM {}").format(stage)
+        ).fetchall()
+        keys = sql.SQL(" AND ").join(
+            sql.SQL("p.{k} = s.{k}").format(k=sql.Identifier(k)) for k in table.key
+        )
+        for (column,) in partial:
+            if column not in table.column_names:
+                continue
+            col = sql.Identifier(column)
+            cursor.execute(
+                sql.SQL(
+                    "UPDATE {stage} s SET {col} = coalesce("
+                    "(SELECT p.{col} FROM {stage} p WHERE {keys} AND p._seq < s._seq AND p._op <> 'delete' "
+                    "AND NOT coalesce({name} = ANY(p._unchanged), false) ORDER BY p._seq DESC LIMIT 1), "
+                    "(SELECT p.{col} FROM {landing} p WHERE {keys})) "
+                    "WHERE {name} = ANY(s._unchanged)"
+                ).format(stage=stage, col=col, keys=keys, name=sql.Literal(column),
+                         landing=sql.Identifier("landing", table.landing_table))
+            )
+
+    @staticmethod
     def _create_stage(cursor, table: SourceTable, extra: str = "", name: str | None = None) -> sql.Identifier:
         stage = sql.Identifier(name or f"stage_{table.landing_table}")
         cursor.execute(
@@ -187,13 +212,14 @@ class Warehouse(dg.ConfigurableResource):
         """
         ensure_landing_table(cursor, table)
         name = f"changes_{table.landing_table}"
-        stage = cls._create_stage(cursor, table, "_seq bigint, _op text, _lsn text, ", name)
-        copy = sql.SQL("COPY {} (_seq, _op, _lsn, {}) FROM STDIN").format(
+        stage = cls._create_stage(cursor, table, "_seq bigint, _op text, _lsn text, _unchanged text[], ", name)
+        copy = sql.SQL("COPY {} (_seq, _op, _lsn, {}, _unchanged) FROM STDIN").format(
             stage, sql.SQL(", ").join(map(sql.Identifier, table.column_names))
         )
         with cursor.copy(copy) as writer:
             for start in range(0, len(rows), 5000):  # one write per block, not per row
                 writer.write("".join(rows[start : start + 5000]))
+        cls._fill_unchanged_toast(cursor, table, stage)
         record_history(cursor, table, sql.SQL("(SELECT * FROM {} WHERE _op <> 'delete') AS s").format(stage))
         counts = ChangeMerge(("landing", table.landing_table), table.key, table.column_names, name).run(cursor)
         cursor.execute(sql.SQL("DROP TABLE {}, {}").format(stage, sql.Identifier(f"{name}_latest")))

@@ -106,6 +106,23 @@ def test_price_correction_that_skips_updated_at(landscape, mode):
     assert rate == ("1.4000" if mode == "log" else "1.2500")
 
 
+def test_updates_that_leave_a_large_value_unchanged_keep_it(landscape, monkeypatch):
+    """test_decoding does not resend a TOASTed value an UPDATE did not touch: landing keeps it,
+    also when an earlier change in the same poll replaced it."""
+    monkeypatch.setenv("WAYBILL_CAPTURE_BILLING", "log")
+    billing = landscape["billing"]
+    big = "SELECT string_agg(md5(g::text || %s), '') FROM generate_series(1, 400) g"  # 12.8 kB, stored out of line
+    run_sql(billing, f"INSERT INTO disputes VALUES ('DS-1', 'SO-0000001', ({big}), 10, 'OPEN', now(), now()), "
+                     f"('DS-2', 'SO-0000002', ({big}), 20, 'OPEN', now(), now())", ("a", "b"))
+    poll("billing")
+    run_sql(billing, "UPDATE disputes SET status = 'RESOLVED' WHERE dispute_id = 'DS-1'")
+    run_sql(billing, f"UPDATE disputes SET reason = ({big}) WHERE dispute_id = 'DS-2'", ("c",))
+    run_sql(billing, "UPDATE disputes SET amount = 25 WHERE dispute_id = 'DS-2'")
+    assert poll("billing").changes == 3
+    source = query(billing, "SELECT dispute_id, md5(reason), status, amount::text FROM disputes ORDER BY 1")
+    assert landing(landscape, "raw_billing_disputes", "dispute_id, md5(reason), status, amount::text") == source
+
+
 def test_writers_committing_out_of_order_lose_nothing(landscape, mode):
     """Four writers hold transactions open for random times while the poller keeps polling."""
     wms = landscape["wms"]

@@ -87,13 +87,14 @@ def copy_row(values: dict) -> str:
 
 
 def read_all(lines: list[str]) -> list[list[tuple[str, str]]]:
-    """[(op, values)] of each line's rows, through one ChangeLines."""
+    """[(op, values)] of each line's rows, through one ChangeLines (rows with no unchanged TOAST value)."""
     reader = ChangeLines({("public", "t"): COLUMNS})
     read = []
     for line in lines:
         before = len(reader.rows[("public", "t")])
         reader.add(line, "0/1")
-        read.append([tuple(row.rstrip("\n").split("\t", 3)[1:4:2]) for row in reader.rows[("public", "t")][before:]])
+        rows = [row.removesuffix("\t\\N\n").split("\t", 3) for row in reader.rows[("public", "t")][before:]]
+        read.append([(row[1], row[3]) for row in rows])
     return read
 
 
@@ -126,8 +127,12 @@ def test_rows_are_numbered_across_tables_in_the_order_given():
     reader.add("table public.u: INSERT: id[integer]:7", "0/B")
     reader.add("table public.t: DELETE: id[integer]:2", "0/C")
     assert reader.rows == {
-        ("public", "t"): ["1\tdelete\t0/A\t1\t\\N\t\\N\t\\N\t\\N\n", "2\tupdate\t0/A\t2\t\\N\t\\N\t\\N\t\\N\n", "4\tdelete\t0/C\t2\t\\N\t\\N\t\\N\t\\N\n"],
-        ("public", "u"): ["3\tinsert\t0/B\t7\n"],
+        ("public", "t"): [
+            "1\tdelete\t0/A\t1\t\\N\t\\N\t\\N\t\\N\t\\N\n",
+            "2\tupdate\t0/A\t2\t\\N\t\\N\t\\N\t\\N\t\\N\n",
+            "4\tdelete\t0/C\t2\t\\N\t\\N\t\\N\t\\N\t\\N\n",
+        ],
+        ("public", "u"): ["3\tinsert\t0/B\t7\t\\N\n"],
     }
 
 
@@ -138,6 +143,18 @@ def test_old_key_holding_the_new_tuple_marker_splits_where_the_quotes_close():
     change = parse_change(line, "0/1")
     assert (change.old_key, change.values) == (old, new)
     assert read_all([line])[0] == [("delete", copy_row(old)), ("update", copy_row(new))]
+
+
+def test_an_unchanged_toasted_value_is_marked_not_taken_for_text():
+    reader = ChangeLines({("public", "t"): COLUMNS})
+    reader.add("table public.t: UPDATE: " + render({"id": "1", "v": "a"}), "0/1")  # teaches a template
+    reader.add("table public.t: UPDATE: id[integer]:1 v[text]:unchanged-toast-datum n[numeric]:2 "
+               '"odd col"[text]:unchanged-toast-datum flag[boolean]:true', "0/2")
+    reader.add("table public.t: UPDATE: id[integer]:1 v[text]:'unchanged-toast-datum'", "0/3")  # real text
+    assert reader.rows[("public", "t")][1:] == [
+        "2\tupdate\t0/2\t1\t\\N\t2\t\\N\ttrue\t{v,odd col}\n",
+        "3\tupdate\t0/3\t1\tunchanged-toast-datum\t\\N\t\\N\t\\N\t\\N\n",
+    ]
 
 
 def test_a_line_the_template_cannot_read_is_an_error_naming_the_lsn():

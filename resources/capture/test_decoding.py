@@ -40,6 +40,18 @@ _BARE_VALUE = r"(?:null|([^ ']+))"
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 _COPY_NULL = "\\N"
 
+#: What test_decoding prints, bare, for a large (TOASTed) value an UPDATE did not change: the value
+#: is not in the WAL. The column keeps its current value (Warehouse.apply_changes fills it in).
+UNCHANGED_TOAST = "unchanged-toast-datum"
+
+
+class _Unchanged(str):
+    """The value of a field test_decoding printed as the bare UNCHANGED_TOAST (a text value equal
+    to those words is quoted, so it can never be mistaken for it)."""
+
+
+UNCHANGED = _Unchanged(UNCHANGED_TOAST)
+
 
 class DecodingError(ValueError):
     """A line the parser cannot read; it names the LSN so the change can be found and replayed."""
@@ -118,7 +130,7 @@ def _fields(text: str, lsn: str) -> list[Field]:
                 bare = text[value_start:position]
                 if not bare:
                     raise ValueError("empty value")
-                value = None if bare == "null" else bare
+                value = None if bare == "null" else UNCHANGED if bare == UNCHANGED_TOAST else bare
             fields.append(Field(token, name, type_name, value))
             if position < length:
                 if text[position] != " ":
@@ -215,38 +227,42 @@ class TableRows:
         self.columns = tuple(columns)
         self._templates: dict[tuple[tuple[str, str], ...], _Template] = {}
 
-    def rows(self, op: str, body: str, lsn: str) -> list[tuple[str, str]]:
-        """[(op, values)] for one change: a key-changing update is a delete of the old key and then
-        the update."""
-        if not ("\\" in body or "\t" in body or "\n" in body or "\r" in body or body.startswith("old-key: ")):
+    def rows(self, op: str, body: str, lsn: str) -> list[tuple[str, str, str]]:
+        """[(op, values, unchanged)] for one change: a key-changing update is a delete of the old
+        key and then the update. `unchanged` is a COPY text[] of the columns whose TOASTed value
+        the update did not change (their values are \\N here), else \\N."""
+        if not ("\\" in body or "\t" in body or "\n" in body or "\r" in body or body.startswith("old-key: ")
+                or UNCHANGED_TOAST in body):
             for template in self._templates.values():
                 values = template.copy_values(body)
                 if values is not None:
-                    return [(op, values)]
+                    return [(op, values, _COPY_NULL)]
         return self._scanned(op, body, lsn)
 
-    def _scanned(self, op: str, body: str, lsn: str) -> list[tuple[str, str]]:
+    def _scanned(self, op: str, body: str, lsn: str) -> list[tuple[str, str, str]]:
         rows = []
         if op == "update":
             old_fields, body = _split_update(body, lsn)
             if old_fields is not None:
-                rows.append(("delete", self._values(old_fields)))
+                rows.append(("delete", *self._values(old_fields)))
         elif body == "(no-tuple-data)":
             raise DecodingError(f"change at {lsn}: {op} on a table without a replica identity")
         fields = _fields(body, lsn)
         shape = tuple((f.token, f.type) for f in fields)
         if shape not in self._templates:
             self._templates[shape] = _Template(fields, self.columns)
-        rows.append((op, self._values(fields)))
+        rows.append((op, *self._values(fields)))
         return rows
 
-    def _values(self, fields: list[Field]) -> str:
+    def _values(self, fields: list[Field]) -> tuple[str, str]:
         values = {f.name: f.value for f in fields}
-        return "\t".join(copy_text(values.get(c)) for c in self.columns)
+        unchanged = [c for c in self.columns if isinstance(values.get(c), _Unchanged)]
+        text = "\t".join(_COPY_NULL if c in unchanged else copy_text(values.get(c)) for c in self.columns)
+        return text, ("{" + ",".join(unchanged) + "}") if unchanged else _COPY_NULL
 
 
 class ChangeLines:
-    """Collects `test_decoding` change lines as COPY text rows `seq, op, lsn, columns…` per captured
+    """Collects `test_decoding` change lines as COPY text rows `seq, op, lsn, columns…, unchanged` per captured
     table (Warehouse.apply_changes), in the order given; `seq` numbers them across tables so the
     merge knows which change of a key is the last.
 
@@ -270,9 +286,9 @@ class ChangeLines:
         if table is None:
             return
         rows = self.rows[table]
-        for row_op, values in self._tables[table].rows(op, data[end:], lsn):
+        for row_op, values, unchanged in self._tables[table].rows(op, data[end:], lsn):
             self._seq += 1
-            rows.append(f"{self._seq}\t{row_op}\t{lsn}\t{values}\n")
+            rows.append(f"{self._seq}\t{row_op}\t{lsn}\t{values}\t{unchanged}\n")
 
     def _learn(self, data: str, lsn: str) -> tuple[tuple[tuple[str, str] | None, str], int]:
         header = _HEADER.match(data)
