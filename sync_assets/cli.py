@@ -176,9 +176,18 @@ def run_job(name: str, *, tags: dict | None = None, partition_key: str | None = 
     from sync_assets.instance import instance
 
     job = defs.resolve_job_def(name)
-    # The job's own config (e.g. change_capture's refresh mode) plus a console log at INFO: the
-    # per-step DEBUG events belong in the UI, not on a terminal.
-    run_config = {**(job.run_config or {}), **(config or {}), "loggers": {"console": {"config": {"log_level": "INFO"}}}}
+    # The job's own config (change_capture's and the nightly's landing refresh modes; a
+    # partitioned job keeps it per partition), the caller's ops config, and a console log at
+    # INFO: the per-step DEBUG events belong in the UI, not on a terminal.
+    if partition_key and job.partitioned_config:
+        own = job.partitioned_config.get_run_config_for_partition_key(partition_key)
+    else:
+        own = job.run_config or {}
+    run_config = {
+        **own,
+        "ops": {**own.get("ops", {}), **(config or {}).get("ops", {})},
+        "loggers": {"console": {"config": {"log_level": "INFO"}}},
+    }
     result = job.execute_in_process(run_config=run_config, instance=instance(), raise_on_error=False, tags=tags,
                                     partition_key=partition_key)
     for event in result.get_asset_materialization_events():

@@ -172,6 +172,25 @@ def test_replay_after_a_crash_between_commit_and_slot_advance(landscape, monkeyp
     assert changes == 1
 
 
+def test_a_poll_that_dies_between_creating_the_slot_and_its_snapshot_starts_again(landscape, monkeypatch):
+    """The slot exists but its snapshot never finished: the next poll must not trust the slot."""
+    monkeypatch.setenv("WAYBILL_CAPTURE_ERP", "log")
+    erp = landscape["erp"]
+    run_sql(erp, "INSERT INTO customers VALUES ('C000001', 'Acme', 'USD', 30, true, '2026-01-01T00:00Z')")
+
+    def crash(self, source, table):
+        raise RuntimeError("killed during the initial snapshot")
+
+    load_snapshot = Warehouse.load_snapshot
+    monkeypatch.setattr(Warehouse, "load_snapshot", crash)
+    with pytest.raises(RuntimeError):
+        poll("erp")
+    monkeypatch.setattr(Warehouse, "load_snapshot", load_snapshot)
+    assert query(erp, "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'waybill_erp'") == [(1,)]
+    assert poll("erp").initialised
+    assert landing(landscape, "raw_erp_customers", "customer_id, name") == [("C000001", "Acme")]
+
+
 @pytest.mark.parametrize("kill_after", [0.3, 0.8, 1.5])
 def test_sigkill_during_apply_then_rerun_equals_an_uninterrupted_run(landscape, monkeypatch, kill_after):
     monkeypatch.setenv("WAYBILL_CAPTURE_FLEET", "log")

@@ -20,6 +20,8 @@ from test_sandbox_rules import normalize, violations
 
 from resources.databases import dispose_engines, engine_for, resolve_url
 from resources.sources import SourceDatabase
+from resources.warehouse import Warehouse
+from sync_assets.changes.poll import poll_all
 from sync_assets.cli import main
 from sync_assets.instance import instance
 from sync_assets.invoicing.posting import DDL as INVOICING_DDL
@@ -112,6 +114,9 @@ def test_nightly_reports_exactly_the_planted_anomalies_and_a_rerun_changes_nothi
                 assert row["correlation_id"], row
     postings = assert_every_ready_shipment_invoiced_once(world)
     assert len(postings) > 300
+    with psycopg.connect(world["urls"]["warehouse"]) as conn:  # every source was caught up in nightly mode
+        assert dict(conn.execute("SELECT source_system, how FROM ops.source_freshness").fetchall()) == {
+            system: "nightly" for system in SOURCES}
     with psycopg.connect(world["urls"]["erp"]) as conn:  # due date = POD date + payment terms
         terms = dict(conn.execute("SELECT o.order_id, c.payment_terms_days FROM sales_orders o "
                                   "JOIN customers c USING (customer_id)").fetchall())
@@ -168,10 +173,12 @@ def test_a_failing_blocking_check_posts_no_invoice_and_the_report_says_why(world
     assert any("charges_gx_suite" in reason for reason in reasons), reasons
 
 
-def _wait_for_blocked_writer(url: str, process: subprocess.Popen, timeout: float = 240) -> None:
+def _wait_for_blocked_writer(url: str, table: str, process: subprocess.Popen, timeout: float = 240) -> None:
+    """Until the run waits for the lock on `table` (not any lock: creating a slot waits for open transactions)."""
     deadline = time.monotonic() + timeout
     with psycopg.connect(url, autocommit=True) as conn:
-        while not conn.execute("SELECT count(*) FROM pg_locks WHERE NOT granted").fetchone()[0]:
+        while not conn.execute("SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = %s::regclass",
+                               (table,)).fetchone()[0]:
             assert process.poll() is None, "the nightly run ended before it reached the locked table"
             assert time.monotonic() < deadline, "the nightly run never reached the locked table"
             time.sleep(0.2)
@@ -187,20 +194,24 @@ def _wait_for_blocked_writer(url: str, process: subprocess.Popen, timeout: float
 def test_sigkill_during_posting_then_rerun_posts_exactly_once(world, where, locked_table):
     with psycopg.connect(world["urls"]["warehouse"], autocommit=True) as conn:
         conn.execute(INVOICING_DDL)  # so the table to lock exists before the run
+    # The slots first: creating one waits for open transactions, the test's lock included.
+    poll_all(Warehouse(), {system: SourceDatabase(system=system) for system in SOURCES})
+    dispose_engines()
     lock = psycopg.connect(world["urls"][where])
     lock.execute(f"LOCK TABLE {locked_table} IN ACCESS EXCLUSIVE MODE")
     process = subprocess.Popen([str(WAYBILL), "nightly", "--date", world["day"]], env=os.environ.copy(),
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
-        _wait_for_blocked_writer(world["urls"][where], process)
+        _wait_for_blocked_writer(world["urls"][where], locked_table, process)
+    finally:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
-    finally:
         lock.rollback()
         lock.close()
     committed = len(erp_postings(world["urls"]["erp"]))
     assert committed == (0 if where == "erp" else len(ready_shipments(world["urls"]["warehouse"], world["day"])))
-    assert nightly(world["day"]).exit_code == 0
+    rerun = nightly(world["day"])
+    assert rerun.exit_code == 0, rerun.output
     assert_every_ready_shipment_invoiced_once(world)
     with psycopg.connect(world["urls"]["warehouse"]) as conn:
         outcomes = dict(conn.execute("SELECT outcome, count(*) FROM invoicing.invoices GROUP BY 1").fetchall())

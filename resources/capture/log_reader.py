@@ -65,6 +65,11 @@ class LogReader:
             sa.text("SELECT lsn::text FROM pg_create_logical_replication_slot(:s, :p)"), {"s": self.slot, "p": PLUGIN}
         ).scalar_one()
 
+    def drop_slot(self) -> None:
+        """Drop this system's slot (waits while another poller holds it)."""
+        self.wait_until_free()
+        self.conn.execute(sa.text("SELECT pg_drop_replication_slot(:s)"), {"s": self.slot})
+
     def state(self) -> tuple[bool, int | None, str, str | None]:
         """(slot exists, active backend pid, current WAL position, confirmed position) in one round trip."""
         row = self.conn.execute(

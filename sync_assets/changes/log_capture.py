@@ -41,6 +41,24 @@ def _copy_rows(transactions: list[Transaction], tables: dict[tuple[str, str], So
     return lines.rows
 
 
+#: (system, warehouse URL) whose initial snapshot this process has seen stored: asked once, so
+#: the idle poll stays at three round trips to the source.
+_COMPLETED: set[tuple[str, str]] = set()
+
+
+def _snapshot_completed(warehouse: Warehouse, system: str, stream: str) -> bool:
+    """Whether the warehouse holds a position for the slot, stored only after its initial snapshot."""
+    engine = warehouse.engine()
+    key = (system, engine.url.render_as_string())
+    if key not in _COMPLETED:
+        with engine.begin() as wh:
+            cursor = wh.connection.driver_connection.cursor()
+            ensure_state_table(cursor)
+            if read_position(cursor, system, stream) is not None:
+                _COMPLETED.add(key)
+    return key in _COMPLETED
+
+
 def poll_log(warehouse: Warehouse, source: SourceDatabase, tables: list[SourceTable], max_changes: int = 200_000) -> PollResult:
     started = time.perf_counter()
     system = source.system
@@ -51,6 +69,11 @@ def poll_log(warehouse: Warehouse, source: SourceDatabase, tables: list[SourceTa
         reader = LogReader(engine, src, system)
         result = PollResult(system, "log", None)
         exists, active_pid, end, confirmed = reader.state()
+        if exists and not _snapshot_completed(warehouse, system, stream):
+            # A poll died between creating the slot and storing the position its snapshot
+            # covers: the landing copy may be partial, so start again with a new slot.
+            reader.drop_slot()
+            exists = False
         if exists and active_pid is None and not reader.has_changes(end):
             # Idle: nothing of ours committed before `end`; move the slot there so the next poll
             # does not decode the same WAL (other databases' writes) again. Three round trips.

@@ -165,18 +165,21 @@ SHIPMENT_FACTS = """
         LEFT JOIN dispatch d ON d.shipment_id = s.shipment_id
         WHERE pod.shipment_id IS NOT NULL OR a.shipment_id IS NOT NULL
     ),
+    valid_contracts AS (
+        SELECT f.shipment_id, k.contract_id, count(*) OVER (PARTITION BY f.shipment_id) AS valid,
+               row_number() OVER (PARTITION BY f.shipment_id ORDER BY k.contract_id) AS rank
+        FROM facts f
+        JOIN canonical.contracts k ON k.customer_id = f.customer_id
+         AND f.contract_day BETWEEN k.valid_from AND coalesce(k.valid_to, 'infinity'::date)
+    ),
     priced AS (
-        SELECT f.*, c.contract_id, coalesce(c.valid, 0) AS contracts_valid, c.currency,
-               c.fuel_surcharge_pct, c.detention_free_minutes, c.detention_rate_per_hour,
-               round(greatest(c.min_charge, c.rate_per_km * f.distance_km), 2) AS base,
+        SELECT f.*, k.contract_id, coalesce(v.valid, 0) AS contracts_valid, k.currency,
+               k.fuel_surcharge_pct, k.detention_free_minutes, k.detention_rate_per_hour,
+               round(greatest(k.min_charge, k.rate_per_km * f.distance_km), 2) AS base,
                extract(epoch FROM f.exited_at - f.arrived_at) AS dwell_seconds
         FROM facts f
-        LEFT JOIN LATERAL (
-            SELECT k.*, count(*) OVER () AS valid FROM canonical.contracts k
-            WHERE k.customer_id = f.customer_id
-              AND f.contract_day BETWEEN k.valid_from AND coalesce(k.valid_to, 'infinity'::date)
-            ORDER BY k.contract_id LIMIT 1
-        ) c ON true
+        LEFT JOIN valid_contracts v ON v.shipment_id = f.shipment_id AND v.rank = 1
+        LEFT JOIN canonical.contracts k ON k.contract_id = v.contract_id
     )
     SELECT %(run_date)s, shipment_id, customer_id, pod_id, signed_at, arrived_at, exited_at,
            dwell_seconds / 60, dispatch_id, distance_km, contract_id, contracts_valid, currency,
