@@ -15,7 +15,7 @@ import dagster as dg
 import psycopg
 import pytest
 from click.testing import CliRunner
-from conftest import SYSTEM_PG_URL, connections, create_databases, drop_databases, scratch_databases, system_pg_available
+from conftest import SYSTEM_PG_URL, connections, scratch_databases, system_pg_available
 from test_sandbox_rules import normalize, violations
 
 from resources.databases import dispose_engines, engine_for, resolve_url
@@ -184,46 +184,72 @@ def _wait_for_blocked_writer(url: str, table: str, process: subprocess.Popen, ti
             time.sleep(0.2)
 
 
-@pytest.mark.parametrize(
-    "where, locked_table",
-    [
-        ("erp", "invoice_posting_lines"),  # inside the ERP transaction: postings inserted, lines not yet
-        ("warehouse", "invoicing.invoice_lines"),  # after the ERP commit, before the warehouse records it
-    ],
-)
-def test_sigkill_during_posting_then_rerun_posts_exactly_once(world, where, locked_table):
-    with psycopg.connect(world["urls"]["warehouse"], autocommit=True) as conn:
-        conn.execute(INVOICING_DDL)  # so the table to lock exists before the run
-    # The slots first: creating one waits for open transactions, the test's lock included.
-    poll_all(Warehouse(), {system: SourceDatabase(system=system) for system in SOURCES})
-    dispose_engines()
+def _killed_at_the_lock(world, where: str, table: str) -> None:
+    """Start `waybill nightly` while the test holds a lock on `table`, SIGKILL it once it waits there."""
     lock = psycopg.connect(world["urls"][where])
-    lock.execute(f"LOCK TABLE {locked_table} IN ACCESS EXCLUSIVE MODE")
+    lock.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
     process = subprocess.Popen([str(WAYBILL), "nightly", "--date", world["day"]], env=os.environ.copy(),
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
-        _wait_for_blocked_writer(world["urls"][where], locked_table, process)
+        _wait_for_blocked_writer(world["urls"][where], table, process)
     finally:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
         lock.rollback()
         lock.close()
-    committed = len(erp_postings(world["urls"]["erp"]))
-    assert committed == (0 if where == "erp" else len(ready_shipments(world["urls"]["warehouse"], world["day"])))
+
+
+def test_sigkill_during_posting_then_rerun_posts_exactly_once(world):
+    with psycopg.connect(world["urls"]["warehouse"], autocommit=True) as conn:
+        conn.execute(INVOICING_DDL)  # so the table to lock exists before the run
+    # The slots first: creating one waits for open transactions, the test's lock included.
+    poll_all(Warehouse(), {system: SourceDatabase(system=system) for system in SOURCES})
+    dispose_engines()
+    # Killed inside the ERP transaction (postings inserted, their lines waiting): nothing is posted.
+    _killed_at_the_lock(world, "erp", "invoice_posting_lines")
+    assert erp_postings(world["urls"]["erp"]) == []
+    # Killed after the ERP committed, before the warehouse recorded it: everything is posted, once.
+    _killed_at_the_lock(world, "warehouse", "invoicing.invoice_lines")
+    ready = ready_shipments(world["urls"]["warehouse"], world["day"])
+    assert {p[1] for p in erp_postings(world["urls"]["erp"])} == ready
+    with psycopg.connect(world["urls"]["warehouse"]) as conn:
+        assert conn.execute("SELECT count(*) FROM invoicing.invoices").fetchone()[0] == 0
     rerun = nightly(world["day"])
     assert rerun.exit_code == 0, rerun.output
-    assert_every_ready_shipment_invoiced_once(world)
-    with psycopg.connect(world["urls"]["warehouse"]) as conn:
+    assert_every_ready_shipment_invoiced_once(world)  # no second posting, no posting without its lines
+    with psycopg.connect(world["urls"]["warehouse"]) as conn:  # the rerun found and recorded the ERP's copies
         outcomes = dict(conn.execute("SELECT outcome, count(*) FROM invoicing.invoices GROUP BY 1").fetchall())
-    ready = len(ready_shipments(world["urls"]["warehouse"], world["day"]))
-    # killed before the ERP commit: the rerun posts everything; after it: the rerun finds and records
-    assert outcomes == ({"posted": ready} if where == "erp" else {"found posted": ready})
+    assert outcomes == {"found posted": len(ready)}
 
 
-def test_nightly_in_cursor_mode_finds_hard_deletes_and_silent_updates(world, monkeypatch):
-    for system in SOURCES:
-        monkeypatch.setenv(f"WAYBILL_CAPTURE_{system.upper()}", "cursor")
+@pytest.fixture
+def cursor_world(landscape_env, pg_admin_url, tmp_path, monkeypatch):
+    """Sources captured by cursor: on this machine's PostgreSQL when it runs without logical decoding
+    (a landscape another tool built on a stock server; capture mode 'auto' must choose cursor),
+    else on the test server with cursor mode forced."""
+    monkeypatch.setenv("WAYBILL_REPORTS_DIR", str(tmp_path / "reports"))
+    stock_server = False
+    if system_pg_available():
+        with psycopg.connect(SYSTEM_PG_URL) as conn:
+            stock_server = conn.execute("SHOW wal_level").fetchone()[0] != "logical"
+    with scratch_databases(SYSTEM_PG_URL if stock_server else pg_admin_url) as urls:
+        for system, url in urls.items():
+            monkeypatch.setenv(f"WAYBILL_{system.upper()}_URL", url)
+            monkeypatch.setenv(f"WAYBILL_CAPTURE_{system.upper()}", "auto" if stock_server else "cursor")
+        assert {SourceDatabase(system=s).capture_mode() for s in SOURCES} == {"cursor"}
+        engines = {s: engine_for(s, resolve_url(s)) for s in SOURCES}
+        summary = build(engines, seed=5, orders=300, edi_inbox=tmp_path / "inbox", progress=lambda _: None)
+        yield {"urls": {**landscape_env, **urls}, "summary": summary, "engines": engines, "inbox": tmp_path / "inbox",
+               "day": (summary.as_of - timedelta(days=1)).date().isoformat(), "reports": tmp_path / "reports"}
+        dispose_engines()
+
+
+def test_nightly_by_cursor_is_as_exact_and_finds_hard_deletes_and_silent_updates(cursor_world):
+    world = cursor_world
     assert nightly(world["day"]).exit_code == 0
+    found = exception_keys(world["reports"] / world["day"] / "reconciliation_exceptions.csv")
+    assert found == {kind: set(keys) for kind, keys in world["summary"].planted.items() if keys}
+    assert len(erp_postings(world["urls"]["erp"])) > 200
     for _ in range(2):  # hard deletes of order lines and WMS exceptions, the contract price correction
         tick(world["engines"], edi_inbox=world["inbox"], progress=lambda _: None)
     assert nightly(world["day"]).exit_code == 0
@@ -235,35 +261,3 @@ def test_nightly_in_cursor_mode_finds_hard_deletes_and_silent_updates(world, mon
             landing = conn.execute(f"SELECT {cols} FROM landing.{table.landing_table} "
                                    "WHERE _operation <> 'delete' ORDER BY 1, 2").fetchall()
         assert landing == source, table.name
-
-
-@pytest.mark.skipif(not system_pg_available(), reason="the machine's PostgreSQL (127.0.0.1:5432) is not running")
-def test_nightly_on_sources_without_logical_decoding_falls_back_to_cursor_capture(pg_admin_url, tmp_path, monkeypatch):
-    """A landscape built by another tool on a server with wal_level = replica (this machine's
-    PostgreSQL): capture mode 'auto' polls by cursor and the nightly gives the same exact answer."""
-    with psycopg.connect(SYSTEM_PG_URL) as conn:
-        if conn.execute("SHOW wal_level").fetchone()[0] == "logical":
-            pytest.skip("the machine's PostgreSQL has logical decoding; this test needs a server without it")
-    warehouse = create_databases(pg_admin_url, roles=("warehouse",))
-    monkeypatch.setenv("WAYBILL_WAREHOUSE_URL", warehouse["warehouse"])
-    monkeypatch.setenv("WAYBILL_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
-    monkeypatch.setenv("WAYBILL_EDI_INBOX", str(tmp_path / "inbox"))
-    monkeypatch.setenv("WAYBILL_REPORTS_DIR", str(tmp_path / "reports"))
-    try:
-        with scratch_databases(SYSTEM_PG_URL) as urls:
-            for system, url in urls.items():
-                monkeypatch.setenv(f"WAYBILL_{system.upper()}_URL", url)
-                monkeypatch.delenv(f"WAYBILL_CAPTURE_{system.upper()}", raising=False)
-            assert {SourceDatabase(system=s).capture_mode() for s in SOURCES} == {"cursor"}
-            summary = build({s: engine_for(s, resolve_url(s)) for s in SOURCES}, seed=5, orders=300,
-                            edi_inbox=tmp_path / "inbox", progress=lambda _: None)
-            day = (summary.as_of - timedelta(days=1)).date().isoformat()
-            result = nightly(day)
-            assert result.exit_code == 0, result.output
-            found = exception_keys(tmp_path / "reports" / day / "reconciliation_exceptions.csv")
-            assert found == {kind: set(keys) for kind, keys in summary.planted.items() if keys}
-            assert len(erp_postings(urls["erp"])) > 200
-            dispose_engines()
-    finally:
-        drop_databases(pg_admin_url, warehouse)

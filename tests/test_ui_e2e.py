@@ -98,6 +98,9 @@ def test_asset_graph_and_checks_are_served(dagster_ui):
     assert nodes["customers"]["groupName"] == "canonical_master_data"
     contract_checks = {c["name"]: c["blocking"] for c in nodes["contracts"]["assetChecksOrError"]["checks"]}
     assert contract_checks == {"gx_suite": True, "one_contract_per_customer_per_day": True}
+    assert {c["name"]: c["blocking"] for c in nodes["expected_charges"]["assetChecksOrError"]["checks"]} == {
+        "one_contract_per_delivery": True}
+    assert nodes["invoices"]["groupName"] == "invoicing" and nodes["finance_report"]["groupName"] == "reports"
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed; the GraphQL test covers the UI")
@@ -110,8 +113,9 @@ def test_asset_graph_renders_in_chromium(dagster_ui, tmp_path):
             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
         )
         page = browser.new_page(viewport={"width": 1600, "height": 1000})
-        page.goto(f"{dagster_ui}/assets", wait_until="networkidle")
-        for name in ("raw_erp_customers", "customers", "contracts", "locations"):
+        # One asset of each layer; the catalog list is virtualised, so each has its own page.
+        for name in ("raw_erp_customers", "customers", "expected_charges", "invoices", "finance_report"):
+            page.goto(f"{dagster_ui}/assets/{name}", wait_until="networkidle")
             page.get_by_text(name, exact=True).first.wait_for(timeout=60_000)
         page.goto(f"{dagster_ui}/assets/contracts?view=checks", wait_until="networkidle")
         # Long check names are middle-truncated on screen; the full name is in the DOM.
