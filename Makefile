@@ -3,13 +3,14 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: install demo test dev bench stop clean help
+.PHONY: install demo test dev bench bench-cdc bench-nightly stop clean help
 
 help:
 	@echo "make demo   - create .venv, start embedded PostgreSQL, build the sandbox, run the master-data sync"
 	@echo "make test   - the whole test suite (real PostgreSQL, real Dagster, real GX)"
 	@echo "make dev    - the Dagster UI on http://127.0.0.1:3000"
-	@echo "make bench  - benchmarks/ (prints figures; see DESIGN baselines)"
+	@echo "make bench  - benchmarks/batch_load.py (prints figures; see DESIGN baselines)"
+	@echo "make bench-cdc, make bench-nightly - change capture; the nightly at 10k/100k/1M orders vs reladiff"
 	@echo "make stop   - stop the embedded PostgreSQL"
 	@echo "make clean  - stop it and delete .waybill/ (all local data)"
 
@@ -33,6 +34,12 @@ dev: install
 
 bench: install
 	$(BIN)/python benchmarks/batch_load.py
+
+bench-cdc: install
+	$(BIN)/python benchmarks/cdc.py
+
+bench-nightly: install
+	$(BIN)/python benchmarks/nightly.py
 
 stop:
 	@if [ -x $(BIN)/waybill ]; then $(BIN)/waybill db stop; fi
