@@ -29,3 +29,16 @@ def test_bad_source_url_is_one_line_naming_the_setting(landscape_env, monkeypatc
     assert lines[0].startswith(f"waybill: error: {expected}")
     assert "s3cret-pw" not in result.stderr + result.stdout
 
+
+
+@pytest.mark.parametrize(
+    ("date", "expected"),
+    [
+        ("1999-12-31", "waybill: error: --date 1999-12-31: outside the nightly partitions (2000-01-01 to a year from today)"),
+        ("31.10.2026", "Invalid value for '--date'"),
+    ],
+)
+def test_nightly_refuses_a_day_it_cannot_run(date, expected):
+    result = waybill("nightly", "--date", date)
+    assert result.returncode == 2
+    assert expected in result.stderr
