@@ -249,7 +249,11 @@ RULES = (
                b.charge_code || ':' || coalesce(e.expected_amount, 0)::numeric(12,2),
                b.charge_code || ':' || b.total::numeric(12,2),
                abs(b.total - coalesce(e.expected_amount, 0)), f.currency, f.correlation_id
-        FROM {_delivered("JOIN billed b ON b.shipment_id = f.shipment_id LEFT JOIN reconciliation.expected_charges e ON e.run_date = f.run_date AND e.shipment_id = f.shipment_id AND e.charge_code = b.charge_code")}
+        FROM {_delivered(
+            "JOIN billed b ON b.shipment_id = f.shipment_id "
+            "LEFT JOIN reconciliation.expected_charges e "
+            "ON e.run_date = f.run_date AND e.shipment_id = f.shipment_id AND e.charge_code = b.charge_code"
+        )}
           AND f.contract_id IS NOT NULL
           AND abs(b.total - coalesce(e.expected_amount, 0)) > 0.01
           AND NOT (b.charge_code = 'DET' AND b.total < coalesce(e.expected_amount, 0))
@@ -260,7 +264,11 @@ RULES = (
         f"""
         SELECT f.shipment_id, f.shipment_id, NULL, NULL, NULL, string_agg(d.charge_id, ',' ORDER BY d.charge_id),
                sum(d.amount), f.currency, f.correlation_id
-        FROM {_delivered("JOIN (SELECT *, row_number() OVER (PARTITION BY shipment_id, charge_code ORDER BY charge_id) AS n FROM rated_lines WHERE charge_code IN ('BASE', 'FUEL')) d ON d.shipment_id = f.shipment_id AND d.n > 1")}
+        FROM {_delivered(
+            "JOIN (SELECT *, row_number() OVER (PARTITION BY shipment_id, charge_code ORDER BY charge_id) AS n "
+            "      FROM rated_lines WHERE charge_code IN ('BASE', 'FUEL')) d "
+            "ON d.shipment_id = f.shipment_id AND d.n > 1"
+        )}
         GROUP BY f.shipment_id, f.currency, f.correlation_id
         """,
     ),
