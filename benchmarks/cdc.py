@@ -31,6 +31,7 @@ import psycopg
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.batch_load import admin_url, create_database, drop_database  # noqa: E402
+from resources.capture.log_reader import slot_name  # noqa: E402
 from resources.databases import dispose_engines  # noqa: E402
 from resources.sources import SourceDatabase  # noqa: E402
 from resources.warehouse import Warehouse  # noqa: E402
@@ -90,7 +91,8 @@ def main() -> None:
                 if mode == "log":
                     started = time.perf_counter()
                     drained = conn.execute(
-                        "SELECT count(*) FROM pg_logical_slot_peek_changes('waybill_erp', NULL, NULL) WHERE data LIKE 'table %'"
+                        "SELECT count(*) FROM pg_logical_slot_peek_changes(%s, NULL, NULL) WHERE data LIKE 'table %%'",
+                        (slot_name("erp", conn.info.dbname),),
                     ).fetchone()[0]
                     seconds = time.perf_counter() - started
                     figures.append(("raw slot drain (test_decoding)", drained / seconds, f"{drained:,} changes in {seconds:.2f}s"))

@@ -144,14 +144,13 @@ def _drop_capture_slots(engines: dict) -> None:
         with engine.connect() as conn:
             dropped = conn.execute(
                 sa.text(
-                    "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
-                    "WHERE database = current_database() AND slot_name = :slot"
-                ),
-                {"slot": f"waybill_{system}"},
-            ).rowcount
+                    "SELECT slot_name, pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+                    "WHERE database = current_database() AND slot_name LIKE 'waybill\\_%'"
+                )
+            ).scalars().all()
             conn.commit()
-        if dropped:
-            click.echo(f"dropped replication slot waybill_{system}: the next sync starts from a fresh snapshot")
+        for slot in dropped:
+            click.echo(f"dropped replication slot {slot}: the next sync starts from a fresh snapshot")
 
 
 @sandbox.command("tick")

@@ -10,6 +10,8 @@ warehouse, and the next poll skips every transaction whose commit LSN the wareho
 The slot sees hard deletes and writes that skip `updated_at`, which no cursor can.
 """
 
+import hashlib
+import re
 import time
 from dataclasses import dataclass, field
 
@@ -30,8 +32,14 @@ class Transaction:
     changes: list[tuple[str, str]] = field(default_factory=list)  # (lsn, test_decoding line)
 
 
-def slot_name(system: str) -> str:
-    return f"waybill_{system}"
+def slot_name(system: str, database: str) -> str:
+    """`waybill_<system>_<database>`: slot names are unique per server, not per database, so two
+    landscapes on one server (or one source database per system on a shared server) never meet.
+    A database name that is not a plain lower-case identifier is cut and given a hash."""
+    safe = re.sub(r"[^a-z0-9_]", "_", database.lower())[:32]
+    if safe != database:
+        safe += "_" + hashlib.md5(database.encode()).hexdigest()[:8]
+    return f"waybill_{system}_{safe}"
 
 
 def lsn_value(lsn: str) -> int:
@@ -52,7 +60,7 @@ class LogReader:
         self.engine = engine
         self.conn = conn
         self.system = system
-        self.slot = slot_name(system)
+        self.slot = slot_name(system, engine.url.database)
 
     def create_slot(self) -> str:
         wal_level = self.conn.execute(sa.text("SHOW wal_level")).scalar_one()
