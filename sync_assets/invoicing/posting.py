@@ -20,6 +20,8 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
+from sync_assets.reconciliation.rules import prepare
+
 #: invoices per ERP transaction: large enough that commit latency does not dominate, small
 #: enough that a batch's arrays stay a few MB.
 BATCH = 2000
@@ -181,8 +183,6 @@ def record_batch(erp: sa.Engine, warehouse: sa.Engine, batch: list[Draft], new: 
 
 def post_invoices(warehouse: sa.Engine, erp: sa.Engine, params: dict, progress) -> PostingResult:
     """Draft, post and record the day's invoices batch by batch; `progress(result)` after each batch."""
-    from sync_assets.reconciliation.rules import prepare
-
     total = PostingResult()
     with warehouse.begin() as conn:  # committed first: record_batch writes from other connections
         conn.exec_driver_sql(DDL)
