@@ -34,14 +34,7 @@ def sql_check(asset: str, name: str, description: str, query: str, *, blocking: 
         engine = warehouse.engine()
         with engine.connect() as conn:
             offending = conn.execute(sa.text(query)).scalars().all()
-        result = dg.AssetCheckResult(
-            passed=not offending,
-            severity=dg.AssetCheckSeverity.ERROR,
-            metadata={
-                "offending_count": dg.MetadataValue.int(len(offending)),
-                "offending_ids": dg.MetadataValue.text(", ".join(map(str, offending[:50]))),
-            },
-        )
+        result = results.offending_result(offending)
         return results.record(engine, asset, name, result, blocking=blocking, description=description,
                               run_id=context.run.run_id)
 

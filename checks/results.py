@@ -25,6 +25,22 @@ CREATE TABLE IF NOT EXISTS ops.check_results (
 """
 
 
+def offending_result(offending: list, *, asset: str | None = None, check: str | None = None,
+                     description: str | None = None) -> dg.AssetCheckResult:
+    """An ERROR-severity result that passes when nothing offends; metadata counts and names the ids."""
+    return dg.AssetCheckResult(
+        asset_key=asset,
+        check_name=check,
+        passed=not offending,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=description if offending else None,
+        metadata={
+            "offending_count": dg.MetadataValue.int(len(offending)),
+            "offending_ids": dg.MetadataValue.text(", ".join(map(str, offending[:50]))),
+        },
+    )
+
+
 def _value(result: dg.AssetCheckResult, key: str, default):
     entry = (result.metadata or {}).get(key)
     return default if entry is None else getattr(entry, "value", entry)

@@ -25,17 +25,7 @@ def _offending(cursor, query: str, params: dict) -> list[str]:
 
 def _check(context, warehouse: Warehouse, asset: str, name: str, offending: list[str], description: str) -> dg.AssetCheckResult:
     """The result of a blocking check this asset evaluates itself, recorded for the report."""
-    result = dg.AssetCheckResult(
-        asset_key=asset,
-        check_name=name,
-        passed=not offending,
-        severity=dg.AssetCheckSeverity.ERROR,
-        description=description if offending else None,
-        metadata={
-            "offending_count": dg.MetadataValue.int(len(offending)),
-            "offending_ids": dg.MetadataValue.text(", ".join(offending[:50])),
-        },
-    )
+    result = results.offending_result(offending, asset=asset, check=name, description=description)
     return results.record(warehouse.engine(), asset, name, result, blocking=True, description=description,
                           run_id=context.run_id)
 
