@@ -32,9 +32,12 @@ Target: Waybill >= reladiff's rows/s.
 
 Usage: .venv/bin/python benchmarks/nightly.py [--sizes 10000,100000,1000000] [--inventory-rows N]
        (a quick try: --sizes 2000,10000 --inventory-rows 100000)
-Starts its own embedded PostgreSQL in --server-dir (so its replication slots never meet another
-checkout's) and stops it at the end, unless WAYBILL_BENCH_PG_URL names an admin URL of a server
-with wal_level = logical. Expect about 15 minutes for the 1 M size on two cores.
+Starts two embedded PostgreSQL servers, the sources' in --server-dir and the warehouse's beside it
+(--server-dir + "-warehouse"), and stops them at the end: the four source systems and the warehouse
+are separate servers in any real landscape, and on one server every replication slot would have
+to decode the warehouse's own gigabytes of WAL (its initial load) before its first idle poll.
+WAYBILL_BENCH_PG_URL instead names one admin URL (wal_level = logical) for all five databases.
+Expect about 15 minutes for the 1 M size on two cores.
 """
 
 from __future__ import annotations
@@ -79,6 +82,10 @@ def say(message: str) -> None:
 
 
 # --- the server --------------------------------------------------------------------------------
+
+
+def warehouse_dir(server_dir: Path) -> Path:
+    return server_dir.with_name(server_dir.name + "-warehouse")
 
 
 def server_admin_url(server_dir: Path) -> tuple[str, bool]:
@@ -153,12 +160,13 @@ class SizeResult:
     error: str = ""
 
 
-def size_environment(admin: str, orders: int, suffix: str, work: Path) -> tuple[dict[str, str], dict[str, str]]:
-    """(environment for the CLI, database name per role): fresh databases and folders."""
+def size_environment(admins: dict[str, str], orders: int, suffix: str, work: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """(environment for the CLI, database name per role): fresh databases and folders; `admins`
+    gives the server of each role."""
     names = {role: f"bench_nightly_{orders}_{suffix}_{role}" for role in ROLES}
     env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME" and not k.startswith("WAYBILL_")}
     for role, name in names.items():
-        env[f"WAYBILL_{role.upper()}_URL"] = create_database(admin, name)
+        env[f"WAYBILL_{role.upper()}_URL"] = create_database(admins[role], name)
     for var, folder in (("WAYBILL_HOME", "home"), ("WAYBILL_EDI_INBOX", "edi"), ("WAYBILL_REPORTS_DIR", "reports")):
         (work / folder).mkdir(parents=True)
         env[var] = str(work / folder)
@@ -187,9 +195,9 @@ STEPS = (
 )
 
 
-def bench_size(admin: str, orders: int, work: Path, keep: bool) -> SizeResult:
+def bench_size(admins: dict[str, str], orders: int, work: Path, keep: bool) -> SizeResult:
     result = SizeResult(orders)
-    env, names = size_environment(admin, orders, uuid.uuid4().hex[:6], work)
+    env, names = size_environment(admins, orders, uuid.uuid4().hex[:6], work)
     try:
         for step, args in STEPS:
             say(f"{orders:,} orders: waybill {' '.join(args).format(orders=orders)} ...")
@@ -210,7 +218,8 @@ def bench_size(admin: str, orders: int, work: Path, keep: bool) -> SizeResult:
                     break
     finally:
         if not keep:
-            drop_databases(admin, list(names.values()))
+            for role, name in names.items():
+                drop_databases(admins[role], [name])
     return result
 
 
@@ -430,12 +439,16 @@ def main() -> None:
     sizes = sorted(int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip())
 
     admin, started_server = server_admin_url(args.server_dir)
+    if os.environ.get("WAYBILL_BENCH_PG_URL"):
+        admins = dict.fromkeys(ROLES, admin)
+    else:
+        admins = {**dict.fromkeys(ROLES, admin), "warehouse": server_admin_url(warehouse_dir(args.server_dir))[0]}
     work = Path(tempfile.mkdtemp(prefix="waybill-nightly-"))
     say(f"work folder {work}; sizes {', '.join(f'{n:,}' for n in sizes)}")
     results: list[SizeResult] = []
     try:
         for orders in sizes:
-            results.append(bench_size(admin, orders, work / str(orders), args.keep))
+            results.append(bench_size(admins, orders, work / str(orders), args.keep))
         inventory = bench_inventory(admin, args.inventory_rows, args.repeat, args.reladiff_venv) if args.inventory_rows else []
         print("\n" + "=" * 40 + " SUMMARY " + "=" * 40)
         print_nightly_summary(results)
@@ -449,6 +462,7 @@ def main() -> None:
         if not args.keep:
             if started_server:
                 embedded.stop(args.server_dir)
+                embedded.stop(warehouse_dir(args.server_dir))
                 say("embedded PostgreSQL stopped")
     say("done")
 

@@ -7,6 +7,11 @@ A snapshot merge is three statements in the caller's transaction:
 3. handle keys missing from the snapshot: landing tables keep a tombstone (`_operation =
    'delete'`, the history stays), canonical tables delete the row.
 
+Every landing write stamps `_xid` with the writing transaction's id: that is how an incremental
+canonical refresh finds what changed since it last looked (sync_assets/shipments/scope.py).
+A canonical merge may cover only part of its table (`within`): then only rows inside that part
+can be missing, and the snapshot holds exactly that part.
+
 Why not `INSERT … ON CONFLICT DO UPDATE`: it takes a speculative-insertion path per row and cannot
 tell "new" from "changed" without `xmax` tricks; a hash anti-join plus a filtered update is
 faster on large snapshots and gives exact counts for the asset metadata.
@@ -39,7 +44,8 @@ class SnapshotMerge:
 
     `tombstone=True` is the landing flavour: the target has `_operation`, `_capture_position`
     and `_captured_at` columns, rows are never deleted, and `position` labels the capture.
-    Otherwise (canonical) the target has `_synced_at` and missing keys are deleted.
+    Otherwise (canonical) the target has `_synced_at` and missing keys are deleted; `within`, a
+    condition on the target's row `t`, limits that to the part of the table the snapshot covers.
     """
 
     target: tuple[str, str]
@@ -47,6 +53,7 @@ class SnapshotMerge:
     columns: Sequence[str]
     source: sql.Composable
     tombstone: bool
+    within: sql.Composable | None = None
 
     def _cols(self, alias: str | None = None, names: Sequence[str] | None = None) -> sql.Composable:
         names = self.columns if names is None else names
@@ -63,8 +70,8 @@ class SnapshotMerge:
         """Lineage column names and values written with every changed row."""
         if self.tombstone:
             return (
-                sql.SQL(", _capture_position, _captured_at, _operation"),
-                sql.SQL(", %(position)s, now(), {}").format(sql.Literal(operation)),
+                sql.SQL(", _capture_position, _captured_at, _operation, _xid"),
+                sql.SQL(", %(position)s, now(), {}, pg_current_xact_id()").format(sql.Literal(operation)),
             )
         return sql.SQL(", _synced_at"), sql.SQL(", now()")
 
@@ -91,6 +98,7 @@ class SnapshotMerge:
             assignments += [
                 sql.SQL("_capture_position = %(position)s"),
                 sql.SQL("_captured_at = now()"),
+                sql.SQL("_xid = pg_current_xact_id()"),
                 sql.SQL("_operation = CASE WHEN t._operation = 'delete' THEN 'insert' ELSE 'update' END"),
             ]
             changed = sql.SQL("({} OR t._operation = 'delete')").format(changed)
@@ -112,8 +120,10 @@ class SnapshotMerge:
         if self.tombstone:
             return sql.SQL(
                 "UPDATE {target} AS t SET _operation = 'delete', _capture_position = %(position)s, "
-                "_captured_at = now() WHERE t._operation <> 'delete' AND {missing}"
+                "_captured_at = now(), _xid = pg_current_xact_id() WHERE t._operation <> 'delete' AND {missing}"
             ).format(target=sql.Identifier(*self.target), missing=missing)
+        if self.within is not None:
+            missing = sql.SQL("({}) AND {}").format(self.within, missing)
         return sql.SQL("DELETE FROM {target} AS t WHERE {missing}").format(
             target=sql.Identifier(*self.target), missing=missing
         )
@@ -157,7 +167,7 @@ class ChangeMerge:
             "INSERT INTO {target} AS t ({cols}, _capture_position, _captured_at, _operation) "
             "SELECT {cols}, _lsn, now(), _op FROM {latest} WHERE _op <> 'delete' "
             "ON CONFLICT ({keys}) DO UPDATE SET {assign}, _capture_position = EXCLUDED._capture_position, "
-            "_captured_at = EXCLUDED._captured_at, _operation = EXCLUDED._operation "
+            "_captured_at = EXCLUDED._captured_at, _operation = EXCLUDED._operation, _xid = pg_current_xact_id() "
             "WHERE ({t_cols}) IS DISTINCT FROM ({e_cols}) OR t._operation = 'delete' "
             "RETURNING (xmax = 0) AS inserted) "
             "SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM written"
@@ -176,7 +186,8 @@ class ChangeMerge:
             sql.SQL("{} = {}").format(sql.Identifier("t", k), sql.Identifier("l", k)) for k in self.key
         )
         return sql.SQL(
-            "UPDATE {target} AS t SET _operation = 'delete', _capture_position = l._lsn, _captured_at = now() "
+            "UPDATE {target} AS t SET _operation = 'delete', _capture_position = l._lsn, _captured_at = now(), "
+            "_xid = pg_current_xact_id() "
             "FROM {latest} AS l WHERE l._op = 'delete' AND {match} AND t._operation <> 'delete'"
         ).format(target=sql.Identifier(*self.target), latest=sql.Identifier(f"{self.stage}_latest"), match=match)
 

@@ -25,12 +25,15 @@ SCHEMAS = ("landing", "canonical", "ops")
 #: Lineage columns every landing table carries after the source's own columns. The defaults
 #: serve the straight COPY of a first load: the capture position comes from a transaction-local
 #: setting, so a row can never land without one (current_setting raises when it is unset).
+#: `_xid`, the id of the transaction that last wrote the row (indexed), is what the incremental
+#: canonical refresh reads to find the rows changed since it last looked.
 LINEAGE_COLUMNS = """
     _source_system    text NOT NULL DEFAULT {system},
     _source_pk        text GENERATED ALWAYS AS ({source_pk}) STORED,
     _capture_position text NOT NULL DEFAULT current_setting('waybill.capture_position'),
     _captured_at      timestamptz NOT NULL DEFAULT now(),
-    _operation        text NOT NULL DEFAULT 'insert' CHECK (_operation IN ('insert', 'update', 'delete'))
+    _operation        text NOT NULL DEFAULT 'insert' CHECK (_operation IN ('insert', 'update', 'delete')),
+    _xid              xid8 NOT NULL DEFAULT pg_current_xact_id()
 """
 
 
@@ -65,10 +68,27 @@ def landing_ddl(table: SourceTable) -> sql.Composed:
     )
 
 
+def ensure_index(cursor, schema: str, table: str, columns: str) -> None:
+    """Index `schema.table` on `columns` (SQL written in code: columns or expressions) unless an
+    index of that name exists. Checked first because CREATE INDEX IF NOT EXISTS still locks the
+    table against writers until the end of the caller's (possibly long) transaction."""
+    name = f"{table}_{'_'.join(filter(None, (''.join(ch if ch.isalnum() else ' ' for ch in columns)).split()))}"[:63]
+    exists = cursor.execute(
+        "SELECT to_regclass(format('%%I.%%I', %s::text, %s::text)) IS NOT NULL", (schema, name)
+    ).fetchone()[0]
+    if not exists:
+        cursor.execute(
+            sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} ({})").format(
+                sql.Identifier(name), sql.Identifier(schema, table), sql.SQL(columns)
+            )
+        )
+
+
 def ensure_landing_table(cursor, table: SourceTable) -> None:
     for schema in SCHEMAS:
         cursor.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
     cursor.execute(landing_ddl(table))
+    ensure_index(cursor, "landing", table.landing_table, "_xid")
     if table.history:
         types = {c.name: c.type for c in table.columns}
         cols = [*table.key, *table.history]

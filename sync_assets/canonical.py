@@ -4,16 +4,24 @@ Every canonical table (master data, shipments, charges…) is a `CanonicalTable`
 that yields one row per key, and the dead-letter rules for the landing rows that query cannot
 map. A refresh runs the query once into a temporary table and merges it into `canonical.<name>`,
 rewriting only rows that changed and deleting rows whose source is gone; then it records the
-rows it could not map (resources/dead_letters.py). Both happen in the caller's transaction.
+rows it could not map (resources/dead_letters.py), in the same transaction.
+
+A table with `scope_inputs` is refreshed per shipment (sync_assets/shipments/scope.py): its query
+marks where to restrict with `IN_SCOPE[expression]`, which becomes `true` for a full refresh and
+"expression is a pending shipment" otherwise; its rows are merged within those shipments.
 """
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import sqlalchemy as sa
 from psycopg import sql
 
 from resources.dead_letters import DeadLetterRule, record_dead_letters
 from resources.merge import MergeCounts, SnapshotMerge
+from resources.warehouse import ensure_index
+from sync_assets.shipments import scope as shipment_scope
 
 #: SQL functions every canonical query may use: the LANDSCAPE §5 id rule and the correlation id.
 FUNCTIONS = r"""
@@ -48,6 +56,10 @@ class CanonicalTable:
     description: str
     dead_letters: tuple[DeadLetterRule, ...] = ()
     prepare: Callable[[object], object] | None = None  # idempotent DDL for inputs that may not exist yet
+    #: refreshed per shipment when set: the canonical tables whose rows this one's query reads
+    scope_inputs: tuple[str, ...] | None = None
+    #: (schema, table, columns) indexes the scoped query's lookups need
+    indexes: tuple[tuple[str, str, str], ...] = ()
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -60,22 +72,54 @@ class CanonicalTable:
             sql.SQL(", ").join(map(sql.Identifier, self.key)),
         )
 
-    def refresh(self, cursor) -> tuple[MergeCounts, int]:
-        """Create the table if needed, merge the query's rows into it and record its dead letters;
-        returns the merge counts and how many dead letters are open for this table.
-
-        The query runs once into a temporary table: the merge reads its source three times, and
-        re-running a de-duplicating sort over the whole landing table each time would triple the cost.
-        """
+    def setup(self, cursor) -> None:
+        """Idempotent DDL: functions, inputs that may not exist yet, the table and its indexes."""
         ensure_functions(cursor)
         if self.prepare:
             self.prepare(cursor)
         cursor.execute(self.create_statement())
+        if self.scope_inputs is not None:
+            shipment_scope.ensure_tables(cursor)
+            ensure_index(cursor, "canonical", self.name, "shipment_id")
+        for schema, table, columns in self.indexes:
+            ensure_index(cursor, schema, table, columns)
+
+    def refresh(self, engine: sa.Engine) -> "Refreshed":
+        """Set up (committed first), then merge the query's rows and record the dead letters in
+        one transaction: REPEATABLE READ for a per-shipment table (scope.py says why)."""
+        with engine.begin() as conn:
+            self.setup(conn.connection.driver_connection.cursor())
+        isolation = "REPEATABLE READ" if self.scope_inputs is not None else "READ COMMITTED"
+        with engine.connect().execution_options(isolation_level=isolation) as conn, conn.begin():
+            cursor = conn.connection.driver_connection.cursor()
+            scope = None
+            if self.scope_inputs is not None:
+                scope = shipment_scope.begin(cursor, self.name, self.scope_inputs, SCOPED_TABLES)
+            counts = self._merge(cursor, scope)
+            dead = record_dead_letters(cursor, self.name, list(self.dead_letters))[0] if self.dead_letters else 0
+            if scope is not None:
+                scope.finish(cursor)
+            rows = cursor.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier("canonical", self.name))).fetchone()[0]
+        return Refreshed(counts, dead, rows, scope)
+
+    def query(self, partial: bool) -> str:
+        """The select, restricted to the shipments in `scope_shipments` when `partial`."""
+        return re.sub(
+            r"IN_SCOPE\[(.+?)\]",
+            (lambda m: f"({m.group(1)}) IN (SELECT shipment_id FROM scope_shipments)") if partial else "true",
+            self.select,
+        )
+
+    def _merge(self, cursor, scope: "shipment_scope.Scope | None") -> MergeCounts:
+        """The query runs once into a temporary table: the merge reads its source three times, and
+        re-running a de-duplicating sort over the whole landing table each time would triple the cost."""
+        partial = scope is not None and not scope.full
+        query = self.query(partial)
         cursor.execute("SET LOCAL work_mem = '256MB'")
         stage = sql.Identifier(f"stage_canonical_{self.name}")
         cursor.execute(
             sql.SQL("CREATE TEMP TABLE {} ({}) ON COMMIT DROP AS {}").format(
-                stage, sql.SQL(", ").join(map(sql.Identifier, self.columns)), sql.SQL(self.select)
+                stage, sql.SQL(", ").join(map(sql.Identifier, self.columns)), sql.SQL(query)
             )
         )
         cursor.execute(sql.SQL("ANALYZE {}").format(stage))
@@ -85,10 +129,28 @@ class CanonicalTable:
             columns=self.columns,
             source=sql.SQL("SELECT * FROM {}").format(stage),
             tombstone=False,
+            within=sql.SQL("t.shipment_id IN (SELECT shipment_id FROM scope_shipments)") if partial else None,
         ).run(cursor)
-        if counts.written:
+        if counts.written > (1000 if partial else 0):
             cursor.execute(sql.SQL("ANALYZE {}").format(sql.Identifier("canonical", self.name)))
-        dead = record_dead_letters(cursor, self.name, list(self.dead_letters))[0] if self.dead_letters else 0
-        return counts, dead
+        return counts
 
 
+@dataclass(frozen=True)
+class Refreshed:
+    counts: MergeCounts
+    dead_letters: int  # open for this table
+    rows: int
+    scope: "shipment_scope.Scope | None"  # None: not a per-shipment table
+
+    def describe(self) -> str:
+        if self.scope is None:
+            return "all rows"
+        return "full refresh" if self.scope.full else f"{self.scope.shipments} changed shipments"
+
+
+#: The per-shipment tables (their positions in the pending log decide what may be pruned).
+SCOPED_TABLES = (
+    "shipments", "loads", "dispatches", "vehicle_events", "proofs_of_delivery", "shipment_milestones", "charges",
+    "disputes",
+)

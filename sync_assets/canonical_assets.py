@@ -1,7 +1,8 @@
 """The canonical tables as Dagster assets: master data and the operational model.
 
 Each asset merges its named query (sync_assets/canonical.py) into `canonical.<name>`, rewriting
-only rows that changed, and reports its counts and open dead letters.
+only rows that changed (per changed shipment for the operational tables), and reports its counts,
+what it recomputed and its open dead letters.
 """
 
 import time
@@ -26,15 +27,16 @@ def canonical_asset(table: CanonicalTable, group: str) -> dg.AssetsDefinition:
     )
     def _asset(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
         started = time.perf_counter()
-        with warehouse.engine().begin() as conn:
-            cursor = conn.connection.driver_connection.cursor()
-            counts, dead_letters = table.refresh(cursor)
-            rows = cursor.execute(f"SELECT count(*) FROM canonical.{table.name}").fetchone()[0]
+        done = table.refresh(warehouse.engine())
         seconds = time.perf_counter() - started
-        context.log.info(f"canonical.{table.name}: {rows} rows; {counts}; {dead_letters} open dead letters")
-        metadata = counts_metadata(counts.inserted, counts.updated, counts.deleted, rows, seconds)
+        context.log.info(
+            f"canonical.{table.name}: {done.rows} rows; {done.describe()}; {done.counts}; {done.dead_letters} open dead letters"
+        )
+        metadata = counts_metadata(done.counts.inserted, done.counts.updated, done.counts.deleted, done.rows, seconds)
+        if done.scope is not None:
+            metadata["refresh"] = dg.MetadataValue.text(done.describe())
         if table.dead_letters:
-            metadata["dead_letters"] = dg.MetadataValue.int(dead_letters)
+            metadata["dead_letters"] = dg.MetadataValue.int(done.dead_letters)
         return dg.MaterializeResult(metadata=metadata)
 
     return _asset

@@ -43,6 +43,7 @@ CREATE TABLE IF NOT EXISTS landing.raw_edi_status_events (
     city           text,
     state          text,
     milestone      text,
+    _xid           xid8 NOT NULL DEFAULT pg_current_xact_id(),  -- for the incremental canonical refresh
     PRIMARY KEY (file_sha256, set_no, event_no)
 );
 CREATE TABLE IF NOT EXISTS landing.raw_edi_invoice_lines (

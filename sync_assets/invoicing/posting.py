@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from psycopg import sql
 
 from sync_assets.reconciliation.rules import prepare
+from sync_assets.shipments import scope as shipment_scope
 
 #: invoices per ERP transaction: large enough that commit latency does not dominate, small
 #: enough that a failure redoes little and progress shows often.
@@ -197,6 +198,7 @@ def record_batch(erp, warehouse: sa.Engine, run_date) -> PostingResult:
         pipe(erp.cursor(), READ_LINES, cursor, "erp_lines")
         cursor.execute(RECORD_INVOICES, {"run_date": run_date})
         cursor.execute(RECORD_LINES)
+        shipment_scope.add(cursor, "SELECT shipment_id FROM erp_postings")  # their INVOICED milestone
         for outcome, currency, count, lines, amount in cursor.execute(BATCH_FIGURES).fetchall():
             if outcome == "posted":
                 result.add(PostingResult(posted=count, lines=lines, amount={currency: amount}))

@@ -77,16 +77,18 @@ LOCATIONS = CanonicalTable(
                l.latitude, l.longitude, l.timezone,
                s.site_code, g.geofence_id, g.latitude, g.longitude, g.radius_m, l.updated_at
         FROM landing.raw_erp_locations l
-        LEFT JOIN LATERAL (
-            SELECT upper(btrim(site_code)) AS site_code FROM landing.raw_wms_sites
-            WHERE _operation <> 'delete' AND upper(btrim(erp_location_id)) = upper(btrim(l.location_id))
-            ORDER BY site_code LIMIT 1
-        ) s ON true
-        LEFT JOIN LATERAL (
-            SELECT geofence_id, latitude, longitude, radius_m FROM landing.raw_fleet_geofences
-            WHERE _operation <> 'delete' AND upper(btrim(location_ref)) = upper(btrim(l.location_id))
-            ORDER BY geofence_id LIMIT 1
-        ) g ON true
+        LEFT JOIN (
+            SELECT DISTINCT ON (upper(btrim(erp_location_id))) upper(btrim(erp_location_id)) AS location_id,
+                   upper(btrim(site_code)) AS site_code
+            FROM landing.raw_wms_sites WHERE _operation <> 'delete'
+            ORDER BY upper(btrim(erp_location_id)), upper(btrim(site_code))
+        ) s ON s.location_id = upper(btrim(l.location_id))
+        LEFT JOIN (
+            SELECT DISTINCT ON (upper(btrim(location_ref))) upper(btrim(location_ref)) AS location_id,
+                   geofence_id, latitude, longitude, radius_m
+            FROM landing.raw_fleet_geofences WHERE _operation <> 'delete'
+            ORDER BY upper(btrim(location_ref)), geofence_id
+        ) g ON g.location_id = upper(btrim(l.location_id))
         WHERE l._operation <> 'delete'
         ORDER BY upper(btrim(l.location_id)), l.updated_at DESC
     """,

@@ -29,6 +29,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sync_assets.shipments import scope as shipment_scope
+
 #: LANDSCAPE §5, in the order of its table.
 EXCEPTION_TYPES = (
     "UNBILLED_DELIVERY",
@@ -361,6 +363,19 @@ READINESS = """
 """
 
 
+#: Shipments whose INVOICE_READY milestone (their first ready day) this day's judgement changes:
+#: newly ready, or ready before a rerun of the day and not any more.
+NEW_INVOICE_READY = """
+    (SELECT r.shipment_id FROM reconciliation.invoice_readiness r
+     WHERE r.run_date = %(run_date)s AND r.ready AND r.shipment_id NOT IN (SELECT shipment_id FROM was_ready)
+       AND NOT EXISTS (SELECT 1 FROM reconciliation.invoice_readiness e
+                       WHERE e.shipment_id = r.shipment_id AND e.ready AND e.run_date < r.run_date))
+    UNION ALL
+    (SELECT shipment_id FROM was_ready
+     EXCEPT SELECT shipment_id FROM reconciliation.invoice_readiness WHERE run_date = %(run_date)s AND ready)
+"""
+
+
 def _replace_day(cursor, table: str, run_date) -> None:
     cursor.execute(f"DELETE FROM reconciliation.{table} WHERE run_date = %s", (run_date,))
 
@@ -404,9 +419,15 @@ def compute_exceptions(cursor, params: dict) -> dict[str, int]:
 def compute_readiness(cursor, params: dict) -> tuple[int, int]:
     """Judge every delivered shipment for the day; returns (delivered, invoice-ready)."""
     prepare(cursor, params)
+    cursor.execute(
+        "CREATE TEMP TABLE was_ready ON COMMIT DROP AS SELECT shipment_id FROM reconciliation.invoice_readiness "
+        "WHERE run_date = %(run_date)s AND ready",
+        params,
+    )
     _replace_day(cursor, "invoice_readiness", params["run_date"])
     cursor.execute(READINESS, params)
     delivered = cursor.rowcount
+    shipment_scope.add(cursor, NEW_INVOICE_READY, params)
     ready = cursor.execute(
         "SELECT count(*) FROM reconciliation.invoice_readiness WHERE run_date = %(run_date)s AND ready", params
     ).fetchone()[0]

@@ -59,10 +59,12 @@ SHIPMENTS = CanonicalTable(
                canonical.shipment_id(order_id), upper(btrim(customer_id)), upper(btrim(ship_from)),
                upper(btrim(ship_to)), requested_delivery, upper(btrim(status)), created_at, updated_at,
                canonical.correlation_id(canonical.shipment_id(order_id))
-        FROM landing.raw_erp_sales_orders WHERE _operation <> 'delete'
+        FROM landing.raw_erp_sales_orders WHERE _operation <> 'delete' AND IN_SCOPE[canonical.shipment_id(order_id)]
         ORDER BY canonical.shipment_id(order_id), updated_at DESC
     """,
     landing=("raw_erp_sales_orders",),
+    scope_inputs=(),
+    indexes=(("landing", "raw_erp_sales_orders", "canonical.shipment_id(order_id)"),),
     description="One shipment per ERP sales order (the canonical shipment id is the ERP order_id).",
 )
 
@@ -88,9 +90,11 @@ LOADS = CanonicalTable(
         FROM landing.raw_wms_loads l
         JOIN landing.raw_wms_sites s ON s.site_code = l.site_code AND s._operation <> 'delete'
         LEFT JOIN canonical.shipments sh ON sh.shipment_id = canonical.shipment_id(l.ext_order_ref)
-        WHERE l._operation <> 'delete'
+        WHERE l._operation <> 'delete' AND IN_SCOPE[canonical.shipment_id(l.ext_order_ref)]
     """,
     landing=("raw_wms_loads", "raw_wms_sites", "shipments"),
+    scope_inputs=("shipments",),
+    indexes=(("landing", "raw_wms_loads", "canonical.shipment_id(ext_order_ref)"),),
     description="WMS loads with the shipment they carry and their times in UTC (site zone applied).",
     dead_letters=(
         _payload_rule("wms.loads", "raw_wms_loads", "r.load_id", "'unknown WMS site ' || r.site_code || ': no zone for its local times'", _UNKNOWN_SITE),
@@ -117,9 +121,11 @@ DISPATCHES = CanonicalTable(
                d.distance_km, upper(btrim(d.status)), d.updated_at, sh.shipment_id IS NULL, sh.correlation_id
         FROM landing.raw_fleet_dispatches d
         LEFT JOIN canonical.shipments sh ON sh.shipment_id = canonical.shipment_id(d.shipment_ref)
-        WHERE d._operation <> 'delete'
+        WHERE d._operation <> 'delete' AND IN_SCOPE[canonical.shipment_id(d.shipment_ref)]
     """,
     landing=("raw_fleet_dispatches", "shipments"),
+    scope_inputs=("shipments",),
+    indexes=(("landing", "raw_fleet_dispatches", "canonical.shipment_id(shipment_ref)"),),
     description="Fleet dispatches with the dispatcher-typed shipment reference normalised to the ERP order id.",
 )
 
@@ -143,10 +149,12 @@ VEHICLE_EVENTS = CanonicalTable(
                e.occurred_at, e.received_at, count(*) OVER (PARTITION BY e.event_uid) - 1, d.correlation_id
         FROM landing.raw_fleet_telematics_events e
         JOIN canonical.dispatches d ON d.dispatch_id = e.dispatch_id
-        WHERE e._operation <> 'delete' AND e.event_type <> 'POSITION'
+        WHERE e._operation <> 'delete' AND e.event_type <> 'POSITION' AND IN_SCOPE[d.shipment_id]
         ORDER BY e.event_uid, e.received_at, e.seq
     """,
     landing=("raw_fleet_telematics_events", "dispatches"),
+    scope_inputs=("dispatches",),
+    indexes=(("landing", "raw_fleet_telematics_events", "dispatch_id"),),
     description=(
         "Telematics events other than POSITION pings, once per event_uid (a re-sent event is the "
         "same event); `resent_count` says how often the provider sent it again."
@@ -175,9 +183,11 @@ PODS = CanonicalTable(
                upper(btrim(p.exception_code)) IS DISTINCT FROM 'REFUSED', p.updated_at, d.correlation_id
         FROM landing.raw_fleet_proof_of_delivery p
         JOIN canonical.dispatches d ON d.dispatch_id = p.dispatch_id
-        WHERE p._operation <> 'delete'
+        WHERE p._operation <> 'delete' AND IN_SCOPE[d.shipment_id]
     """,
     landing=("raw_fleet_proof_of_delivery", "dispatches"),
+    scope_inputs=("dispatches",),
+    indexes=(("landing", "raw_fleet_proof_of_delivery", "dispatch_id"),),
     description="Proofs of delivery; a REFUSED one is not a delivery (no DELIVERED milestone, no invoice).",
     dead_letters=(
         _payload_rule("fleet.proof_of_delivery", "raw_fleet_proof_of_delivery", "r.pod_id", "'unknown dispatch ' || r.dispatch_id", _UNKNOWN_DISPATCH),
@@ -199,19 +209,20 @@ MILESTONES = CanonicalTable(
     select="""
         WITH internal AS (
             (SELECT shipment_id, 'ORDERED' AS milestone, created_at AS occurred_at, 'erp' AS source,
-                   'erp:sales_orders:' || shipment_id AS source_ref FROM canonical.shipments)
+                   'erp:sales_orders:' || shipment_id AS source_ref FROM canonical.shipments WHERE IN_SCOPE[shipment_id])
             UNION ALL
             (SELECT canonical.shipment_id(order_id), 'RELEASED', min(first_updated_at), 'erp',
                    'erp:sales_orders:' || canonical.shipment_id(order_id)
-            FROM landing.raw_erp_sales_orders_history WHERE upper(status) = 'RELEASED'
+            FROM landing.raw_erp_sales_orders_history
+            WHERE upper(status) = 'RELEASED' AND IN_SCOPE[canonical.shipment_id(order_id)]
             GROUP BY 1)
             UNION ALL
             (SELECT DISTINCT ON (shipment_id) shipment_id, 'LOADED', load_completed_at, 'wms', 'wms:loads:' || load_id
-            FROM canonical.loads WHERE NOT is_orphan AND load_completed_at IS NOT NULL
+            FROM canonical.loads WHERE NOT is_orphan AND load_completed_at IS NOT NULL AND IN_SCOPE[shipment_id]
             ORDER BY shipment_id, load_completed_at)
             UNION ALL
             (SELECT DISTINCT ON (shipment_id) shipment_id, 'DEPARTED', occurred_at, 'fleet', 'fleet:telematics_events:' || event_uid
-            FROM canonical.vehicle_events WHERE event_type = 'DEPARTED' AND shipment_id IS NOT NULL
+            FROM canonical.vehicle_events WHERE event_type = 'DEPARTED' AND shipment_id IS NOT NULL AND IN_SCOPE[shipment_id]
             ORDER BY shipment_id, occurred_at)
             UNION ALL
             (SELECT DISTINCT ON (e.shipment_id) e.shipment_id, 'ARRIVED', e.occurred_at, 'fleet',
@@ -220,25 +231,26 @@ MILESTONES = CanonicalTable(
             JOIN canonical.shipments s ON s.shipment_id = e.shipment_id
             JOIN landing.raw_fleet_geofences g ON g._operation <> 'delete' AND g.geofence_id = e.geofence_id
                  AND upper(btrim(g.location_ref)) = s.ship_to
-            WHERE e.event_type = 'GEOFENCE_ENTER'
+            WHERE e.event_type = 'GEOFENCE_ENTER' AND IN_SCOPE[e.shipment_id]
             ORDER BY e.shipment_id, e.occurred_at)
             UNION ALL
             (SELECT DISTINCT ON (shipment_id) shipment_id, 'DELIVERED', signed_at, 'fleet', 'fleet:proof_of_delivery:' || pod_id
-            FROM canonical.proofs_of_delivery WHERE is_delivery AND shipment_id IS NOT NULL
+            FROM canonical.proofs_of_delivery WHERE is_delivery AND shipment_id IS NOT NULL AND IN_SCOPE[shipment_id]
             ORDER BY shipment_id, signed_at)
             UNION ALL
             (SELECT shipment_id, 'INVOICE_READY', (min(run_date) + 1)::timestamp AT TIME ZONE 'UTC', 'waybill',
                    'waybill:invoice_readiness:' || min(run_date)
-            FROM reconciliation.invoice_readiness WHERE ready GROUP BY shipment_id)
+            FROM reconciliation.invoice_readiness WHERE ready AND IN_SCOPE[shipment_id] GROUP BY shipment_id)
             UNION ALL
             (SELECT shipment_id, 'INVOICED', issued_at, 'waybill', 'erp:invoice_postings:' || invoice_id
-            FROM invoicing.invoices)
+            FROM invoicing.invoices WHERE IN_SCOPE[shipment_id])
                     ),
         edi AS (
             SELECT DISTINCT ON (canonical.shipment_id(shipment_ref), milestone)
                    canonical.shipment_id(shipment_ref) AS shipment_id, milestone, occurred_at, 'edi' AS source,
                    'edi:' || file_name || ':' || shipment_ref AS source_ref
-            FROM landing.raw_edi_status_events WHERE milestone IS NOT NULL AND occurred_at IS NOT NULL
+            FROM landing.raw_edi_status_events
+            WHERE milestone IS NOT NULL AND occurred_at IS NOT NULL AND IN_SCOPE[canonical.shipment_id(shipment_ref)]
             ORDER BY canonical.shipment_id(shipment_ref), milestone, occurred_at
         ),
         everything AS (
@@ -251,6 +263,13 @@ MILESTONES = CanonicalTable(
         FROM everything m JOIN canonical.shipments s ON s.shipment_id = m.shipment_id
     """,
     landing=("shipments", "loads", "vehicle_events", "proofs_of_delivery", "raw_erp_sales_orders", "raw_edi_status_events", "raw_fleet_geofences"),
+    scope_inputs=("shipments", "loads", "vehicle_events", "proofs_of_delivery"),
+    indexes=(
+        ("landing", "raw_erp_sales_orders_history", "canonical.shipment_id(order_id)"),
+        ("landing", "raw_edi_status_events", "canonical.shipment_id(shipment_ref)"),
+        ("landing", "raw_edi_status_events", "_xid"),
+        ("reconciliation", "invoice_readiness", "shipment_id"),
+    ),
     prepare=lambda cursor: (
         cursor.execute(INTAKE_DDL),
         ensure_landing_table(cursor, source_table("erp", "sales_orders")),
@@ -288,9 +307,11 @@ CHARGES = CanonicalTable(
         FROM landing.raw_billing_charge_lines c
         LEFT JOIN canonical.shipments sh ON sh.shipment_id = canonical.shipment_id(c.shipment_ref)
         WHERE c._operation <> 'delete' AND upper(btrim(c.charge_code)) IN {CHARGE_CODES}
-          AND upper(btrim(c.status)) IN {CHARGE_STATUSES}
+          AND upper(btrim(c.status)) IN {CHARGE_STATUSES} AND IN_SCOPE[canonical.shipment_id(c.shipment_ref)]
     """,
     landing=("raw_billing_charge_lines", "shipments"),
+    scope_inputs=("shipments",),
+    indexes=(("landing", "raw_billing_charge_lines", "canonical.shipment_id(shipment_ref)"),),
     description="Billing charge lines with normalised shipment ids; codes and statuses from the governed lists.",
     dead_letters=(
         _payload_rule(
@@ -323,9 +344,11 @@ DISPUTES = CanonicalTable(
                d.opened_at, d.updated_at, sh.shipment_id IS NULL, sh.correlation_id
         FROM landing.raw_billing_disputes d
         LEFT JOIN canonical.shipments sh ON sh.shipment_id = canonical.shipment_id(d.shipment_ref)
-        WHERE d._operation <> 'delete'
+        WHERE d._operation <> 'delete' AND IN_SCOPE[canonical.shipment_id(d.shipment_ref)]
     """,
     landing=("raw_billing_disputes", "shipments"),
+    scope_inputs=("shipments",),
+    indexes=(("landing", "raw_billing_disputes", "canonical.shipment_id(shipment_ref)"),),
     description="Customer disputes by shipment; an OPEN one holds the shipment's invoice.",
 )
 
