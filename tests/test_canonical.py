@@ -200,3 +200,31 @@ def test_a_second_run_without_source_change_writes_nothing(synced):
         meta = event.step_materialization_data.materialization.metadata
         written = meta["inserted"].value + meta["updated"].value + meta["deleted"].value
         assert written == 0, event.asset_key
+
+
+def _refreshes(result: dg.ExecuteInProcessResult) -> dict[str, str]:
+    return {
+        e.asset_key.path[-1]: e.step_materialization_data.materialization.metadata["refresh"].value
+        for e in result.get_asset_materialization_events()
+        if "refresh" in e.step_materialization_data.materialization.metadata
+    }
+
+
+def test_a_change_recomputes_its_shipments_and_a_site_change_everything(synced):
+    # The dispatch the ghost event waited for arrives: a refresh of that one shipment maps it.
+    run_sql(synced["fleet"], "INSERT INTO dispatches VALUES ('D7777777', 'so0000002', 'TRK-7', NULL, 5.00, 'IN_TRANSIT', "
+                             "'2026-10-02T00:00Z')")
+    result = capture()
+    assert result.success
+    assert _refreshes(result)["vehicle_events"] == "1 changed shipments"
+    assert query(synced["warehouse"], "SELECT shipment_id FROM canonical.vehicle_events WHERE event_uid = 'ev-ghost'") == [
+        ("SO-0000002",)
+    ]
+    # Atlanta's zone is corrected: every load's UTC time moves, so every shipment is recomputed.
+    run_sql(synced["wms"], "UPDATE sites SET timezone = 'America/Chicago' WHERE site_code = 'ATL'")
+    result = capture()
+    assert _refreshes(result)["loads"] == "full refresh"
+    assert query(
+        synced["warehouse"],
+        "SELECT to_char(load_completed_at AT TIME ZONE 'UTC', 'HH24:MI') FROM canonical.loads WHERE load_id = 'L000001'",
+    ) == [("15:15",)]

@@ -54,10 +54,13 @@ LOCK = "LOCK TABLE ops.pending_shipments IN EXCLUSIVE MODE"
 
 @dataclass(frozen=True)
 class Collector:
-    """Landing rows changed since `%(since)s` → shipment ids; `needs` are the tables it reads."""
+    """Landing rows changed since `%(since)s` → shipment ids (a row that maps to none, such as a
+    telematics event of an unknown dispatch, changes no canonical row); `needs` are the tables it
+    reads. An `everything` collector's query yields rows when every shipment must be recomputed."""
 
     needs: tuple[str, ...]
     query: str
+    everything: bool = False
 
 
 def _moved(landing: str, key: str, new_ref: str, canonical: str) -> tuple[Collector, Collector]:
@@ -88,9 +91,8 @@ COLLECTORS = (
     Collector(("landing.raw_edi_status_events",),
               "SELECT canonical.shipment_id(r.shipment_ref) FROM landing.raw_edi_status_events r WHERE r._xid >= %(since)s"),
     # master data that every shipment's rows depend on: a change means a full refresh
-    Collector(("landing.raw_wms_sites",), "SELECT NULL::text FROM landing.raw_wms_sites r WHERE r._xid >= %(since)s LIMIT 1"),
-    Collector(("landing.raw_fleet_geofences",),
-              "SELECT NULL::text FROM landing.raw_fleet_geofences r WHERE r._xid >= %(since)s LIMIT 1"),
+    Collector(("landing.raw_wms_sites",), "SELECT 1 FROM landing.raw_wms_sites r WHERE r._xid >= %(since)s", True),
+    Collector(("landing.raw_fleet_geofences",), "SELECT 1 FROM landing.raw_fleet_geofences r WHERE r._xid >= %(since)s", True),
 )
 
 
@@ -113,10 +115,13 @@ def collect(cursor) -> None:
         cursor.execute("INSERT INTO ops.pending_shipments (shipment_id) VALUES (NULL)")
     else:
         present = _existing(cursor, {name for c in COLLECTORS for name in c.needs})
-        queries = [f"({c.query})" for c in COLLECTORS if set(c.needs) <= present]
+        usable = [c for c in COLLECTORS if set(c.needs) <= present]
+        shipments = " UNION ALL ".join(f"({c.query})" for c in usable if not c.everything)
+        everything = " OR ".join(f"EXISTS ({c.query})" for c in usable if c.everything) or "false"
         cursor.execute(
             "INSERT INTO ops.pending_shipments (shipment_id) "
-            f"SELECT DISTINCT shipment_id FROM ({' UNION ALL '.join(queries)}) changed (shipment_id)",
+            f"SELECT DISTINCT shipment_id FROM ({shipments}) changed (shipment_id) WHERE shipment_id IS NOT NULL "
+            f"UNION ALL SELECT NULL WHERE {everything}",
             {"since": since[0]},
         )
     cursor.execute(
