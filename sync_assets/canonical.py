@@ -94,7 +94,7 @@ class CanonicalTable:
             cursor = conn.connection.driver_connection.cursor()
             scope = None
             if self.scope_inputs is not None:
-                scope = shipment_scope.begin(cursor, self.name, self.scope_inputs, SCOPED_TABLES)
+                scope = shipment_scope.begin(cursor, self.name, self.scope_inputs)
             counts = self._merge(cursor, scope)
             dead = record_dead_letters(cursor, self.name, list(self.dead_letters))[0] if self.dead_letters else 0
             if scope is not None:
@@ -147,10 +147,3 @@ class Refreshed:
         if self.scope is None:
             return "all rows"
         return "full refresh" if self.scope.full else f"{self.scope.shipments} changed shipments"
-
-
-#: The per-shipment tables (their positions in the pending log decide what may be pruned).
-SCOPED_TABLES = (
-    "shipments", "loads", "dispatches", "vehicle_events", "proofs_of_delivery", "shipment_milestones", "charges",
-    "disputes",
-)

@@ -159,7 +159,7 @@ class Scope:
         )
 
 
-def begin(cursor, table: str, inputs: tuple[str, ...], all_tables: tuple[str, ...]) -> Scope:
+def begin(cursor, table: str, inputs: tuple[str, ...]) -> Scope:
     """Collect, then decide what `table` recomputes: the pending entries after its position, up
     to what each of its canonical `inputs` has processed. The transaction must be REPEATABLE READ
     with no query run yet (the snapshot is taken after the lock)."""
@@ -170,8 +170,8 @@ def begin(cursor, table: str, inputs: tuple[str, ...], all_tables: tuple[str, ..
     start = progress.get(table)
     upto = min([last, *(progress.get(name, 0) for name in inputs)])
     upto = max(upto, start or 0)
-    if all(name in progress for name in all_tables):
-        cursor.execute("DELETE FROM ops.pending_shipments WHERE seq <= %s", (min(progress[n] for n in all_tables),))
+    if progress:  # what every table has processed; a table not refreshed yet starts with a full refresh
+        cursor.execute("DELETE FROM ops.pending_shipments WHERE seq <= %s", (min(progress.values()),))
     cursor.execute(
         "CREATE TEMP TABLE scope_shipments ON COMMIT DROP AS SELECT DISTINCT shipment_id FROM ops.pending_shipments "
         "WHERE seq > %s AND seq <= %s",
