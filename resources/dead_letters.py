@@ -34,16 +34,36 @@ class DeadLetterRule:
     """One way a mapping can fail: `query` selects the failing landing rows with their key and reason.
 
     The query yields columns (source_pk text, reason text, payload jsonb, capture_position text).
+    A rule over a per-shipment table marks with `CANDIDATES` where the rows it looks at can be
+    narrowed, and names its landing row's single `key` column and type.
     """
 
     source_table: str
     query: str
+    key: tuple[str, str] | None = None
+
+    def all_rows(self) -> str:
+        return self.query.replace("CANDIDATES", "true")
+
+    def changed_rows(self) -> str:
+        """Only the rows written since `%(since)s` and the rows already dead-lettered (which may
+        have mapped since): what an incremental refresh re-examines."""
+        column, type_ = self.key
+        changed = self.query.replace("CANDIDATES", "r._xid >= %(since)s")
+        waiting = self.query.replace(
+            "CANDIDATES",
+            f"r.{column} IN (SELECT source_pk::{type_} FROM ops.dead_letters WHERE mapped_by = %(mapped_by)s "
+            "AND source_table = %(source_table)s AND resolved_at IS NULL)",
+        )
+        return f"({changed}) UNION ({waiting})"
 
 
-def record_dead_letters(cursor, mapped_by: str, rules: list[DeadLetterRule]) -> tuple[int, int]:
+def record_dead_letters(cursor, mapped_by: str, rules: list[DeadLetterRule], since=None) -> tuple[int, int]:
     """Upsert the current failures of `mapped_by`'s rules; resolve earlier ones that no longer fail.
 
-    Returns (open dead letters now, newly resolved).
+    With `since` (a transaction id), only rows written since then and open dead letters are
+    examined: a row nobody wrote cannot start failing, except when what it refers to is deleted,
+    which the nightly run's full examination finds. Returns (open dead letters now, newly resolved).
     """
     cursor.execute(DEAD_LETTER_DDL)
     cursor.execute(
@@ -51,10 +71,12 @@ def record_dead_letters(cursor, mapped_by: str, rules: list[DeadLetterRule]) -> 
         "capture_position text) ON COMMIT DROP"
     )
     for rule in rules:
+        narrow = since is not None and rule.key is not None
         cursor.execute(
             sql.SQL("INSERT INTO current_failures SELECT {}, * FROM ({}) failures").format(
-                sql.Literal(rule.source_table), sql.SQL(rule.query)
-            )
+                sql.Literal(rule.source_table), sql.SQL(rule.changed_rows() if narrow else rule.all_rows())
+            ),
+            {"since": since, "mapped_by": mapped_by, "source_table": rule.source_table} if narrow else None,
         )
     cursor.execute(
         "INSERT INTO ops.dead_letters (source_table, source_pk, reason, payload, capture_position, mapped_by) "

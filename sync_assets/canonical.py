@@ -84,9 +84,12 @@ class CanonicalTable:
         for schema, table, columns in self.indexes:
             ensure_index(cursor, schema, table, columns)
 
-    def refresh(self, engine: sa.Engine) -> "Refreshed":
+    def refresh(self, engine: sa.Engine, examine_all: bool = False) -> "Refreshed":
         """Set up (committed first), then merge the query's rows and record the dead letters in
-        one transaction: REPEATABLE READ for a per-shipment table (scope.py says why)."""
+        one transaction: REPEATABLE READ for a per-shipment table (scope.py says why).
+
+        An incremental refresh looks for new dead letters only among the landing rows written
+        since its previous refresh; `examine_all` (the nightly run) examines every row."""
         with engine.begin() as conn:
             self.setup(conn.connection.driver_connection.cursor())
         isolation = "REPEATABLE READ" if self.scope_inputs is not None else "READ COMMITTED"
@@ -96,7 +99,9 @@ class CanonicalTable:
             if self.scope_inputs is not None:
                 scope = shipment_scope.begin(cursor, self.name, self.scope_inputs)
             counts = self._merge(cursor, scope)
-            dead = record_dead_letters(cursor, self.name, list(self.dead_letters))[0] if self.dead_letters else 0
+            narrow = scope is not None and not scope.full and not examine_all
+            since = scope.since if narrow else None
+            dead = record_dead_letters(cursor, self.name, list(self.dead_letters), since)[0] if self.dead_letters else 0
             if scope is not None:
                 scope.finish(cursor)
             rows = cursor.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier("canonical", self.name))).fetchone()[0]

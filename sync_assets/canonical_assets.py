@@ -13,6 +13,7 @@ from resources.warehouse import Warehouse
 from sync_assets.landing import counts_metadata
 from sync_assets.canonical import CanonicalTable
 from sync_assets.master_data.canonical import MASTER_DATA
+from sync_assets.partitions import NIGHTLY_JOB
 from sync_assets.shipments.canonical import OPERATIONAL
 
 
@@ -27,7 +28,7 @@ def canonical_asset(table: CanonicalTable, group: str) -> dg.AssetsDefinition:
     )
     def _asset(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
         started = time.perf_counter()
-        done = table.refresh(warehouse.engine())
+        done = table.refresh(warehouse.engine(), examine_all=context.job_name == NIGHTLY_JOB)
         seconds = time.perf_counter() - started
         context.log.info(
             f"canonical.{table.name}: {done.rows} rows; {done.describe()}; {done.counts}; {done.dead_letters} open dead letters"

@@ -239,14 +239,14 @@ def nightly(day) -> None:
     run fails (the report then says why); exits 1 when the run fails.
     """
     from sync_assets.nightly import failure_reasons
-    from sync_assets.partitions import NIGHTLY_PARTITIONS
+    from sync_assets.partitions import NIGHTLY_JOB, NIGHTLY_PARTITIONS
 
     key = day.date().isoformat()
     if not NIGHTLY_PARTITIONS.has_partition_key(key):
         _fail(f"--date {key}: outside the nightly partitions ({NIGHTLY_PARTITIONS.start:%Y-%m-%d} to a year from today)")
     check_connections()
     click.echo(f"nightly reconciliation for {key} (as of {day.date() + timedelta(days=1)} 00:00 UTC):")
-    result = run_job("nightly_reconciliation", partition_key=key)
+    result = run_job(NIGHTLY_JOB, partition_key=key)
     if not result.success:
         reasons = failure_reasons(e for e in result.all_events if e.is_step_failure)
         click.echo("\nthe run failed; writing the finance report with the reasons (job finance_report_job):")
@@ -341,6 +341,7 @@ def demo(ctx, orders: int, seed: int) -> None:
     sandbox's last day into invoices and a finance report, and say what to open next (what `make
     demo` runs)."""
     from sync_assets import sandbox as sim
+    from sync_assets.partitions import NIGHTLY_JOB
 
     check_connections()
     _reset_warehouse()
@@ -351,7 +352,7 @@ def demo(ctx, orders: int, seed: int) -> None:
     ok = run_job("change_capture").success and ok
     day = (sim.DEFAULT_END).isoformat()
     click.echo(f"\nnightly reconciliation of the sandbox's last day, {day} (job nightly_reconciliation):")
-    ok = run_job("nightly_reconciliation", partition_key=day).success and ok
+    ok = run_job(NIGHTLY_JOB, partition_key=day).success and ok
     click.echo(
         f"\nFinance report: {reports_dir() / day / 'report.html'}\n"
         f"Exceptions CSV: {reports_dir() / day / 'reconciliation_exceptions.csv'}\n"

@@ -16,14 +16,14 @@ from sync_assets.canonical_assets import CANONICAL_ASSETS
 from sync_assets.edi.assets import edi_landing
 from sync_assets.invoicing.assets import invoices
 from sync_assets.landing import LANDING_ASSETS
-from sync_assets.partitions import NIGHTLY_PARTITIONS
+from sync_assets.partitions import NIGHTLY_JOB, NIGHTLY_PARTITIONS
 from sync_assets.reconciliation.assets import RECONCILIATION_ASSETS
 from sync_assets.reports.assets import finance_report
 
 NIGHTLY_ASSETS = [*RECONCILIATION_ASSETS, invoices, finance_report]
 
 nightly_reconciliation = dg.define_asset_job(
-    "nightly_reconciliation",
+    NIGHTLY_JOB,
     selection=dg.AssetSelection.assets(*LANDING_ASSETS, edi_landing, *CANONICAL_ASSETS, *NIGHTLY_ASSETS),
     partitions_def=NIGHTLY_PARTITIONS,
     config={"ops": {f"{system}_landing": {"config": {"refresh": "nightly"}} for system in SOURCE_SYSTEMS}},

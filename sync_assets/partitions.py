@@ -4,6 +4,9 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import dagster as dg
 
+#: The nightly job; its canonical refreshes examine every landing row for dead letters.
+NIGHTLY_JOB = "nightly_reconciliation"
+
 #: One partition per UTC day. Data can be far from the wall clock (a replay, a backfill), so the
 #: partitions reach back to 2000 and a year ahead of today.
 NIGHTLY_PARTITIONS = dg.DailyPartitionsDefinition(start_date="2000-01-01", end_offset=366)

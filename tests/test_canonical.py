@@ -220,6 +220,14 @@ def test_a_change_recomputes_its_shipments_and_a_site_change_everything(synced):
     assert query(synced["warehouse"], "SELECT shipment_id FROM canonical.vehicle_events WHERE event_uid = 'ev-ghost'") == [
         ("SO-0000002",)
     ]
+    # ... which also resolves its dead letter, and a new event of an unknown dispatch becomes one:
+    # an incremental refresh examines the rows written since the last one and the waiting ones.
+    run_sql(synced["fleet"], "INSERT INTO telematics_events VALUES (8, 'ev-ghost-2', 'D8888888', 'DEPARTED', NULL, "
+                             "'2026-10-02T15:00Z', '2026-10-02T15:00:01Z', NULL)")
+    result = capture()
+    assert _refreshes(result)["vehicle_events"] == "0 changed shipments"
+    assert query(synced["warehouse"], "SELECT source_pk, resolved_at IS NULL FROM ops.dead_letters "
+                                      "WHERE source_table = 'fleet.telematics_events' ORDER BY 1") == [("7", False), ("8", True)]
     # Atlanta's zone is corrected: every load's UTC time moves, so every shipment is recomputed.
     run_sql(synced["wms"], "UPDATE sites SET timezone = 'America/Chicago' WHERE site_code = 'ATL'")
     result = capture()

@@ -198,7 +198,7 @@ def record_batch(erp, warehouse: sa.Engine, run_date) -> PostingResult:
         pipe(erp.cursor(), READ_LINES, cursor, "erp_lines")
         cursor.execute(RECORD_INVOICES, {"run_date": run_date})
         cursor.execute(RECORD_LINES)
-        shipment_scope.add(cursor, "SELECT shipment_id FROM erp_postings")  # their INVOICED milestone
+        shipment_scope.add(cursor, "shipment_milestones", "SELECT shipment_id FROM erp_postings")  # INVOICED
         for outcome, currency, count, lines, amount in cursor.execute(BATCH_FIGURES).fetchall():
             if outcome == "posted":
                 result.add(PostingResult(posted=count, lines=lines, amount={currency: amount}))

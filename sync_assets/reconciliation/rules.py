@@ -427,7 +427,7 @@ def compute_readiness(cursor, params: dict) -> tuple[int, int]:
     _replace_day(cursor, "invoice_readiness", params["run_date"])
     cursor.execute(READINESS, params)
     delivered = cursor.rowcount
-    shipment_scope.add(cursor, NEW_INVOICE_READY, params)
+    shipment_scope.add(cursor, "shipment_milestones", NEW_INVOICE_READY, params)
     ready = cursor.execute(
         "SELECT count(*) FROM reconciliation.invoice_readiness WHERE run_date = %(run_date)s AND ready", params
     ).fetchone()[0]

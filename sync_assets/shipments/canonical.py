@@ -25,13 +25,16 @@ CHARGE_CODES = ("BASE", "FUEL", "DET", "LIFT", "INSD", "RESI")
 CHARGE_STATUSES = ("RATED", "VOID")
 
 
-def _payload_rule(table: str, landing: str, key_sql: str, reason_sql: str, where: str) -> DeadLetterRule:
+def _payload_rule(table: str, landing: str, key: tuple[str, str], reason_sql: str, where: str) -> DeadLetterRule:
+    """A rule over `landing` rows failing `where`; `key` is the row's (single) key column and type."""
+    column, type_ = key
     return DeadLetterRule(
         source_table=table,
         query=f"""
-            SELECT {key_sql}, {reason_sql}, to_jsonb(r) - '_source_system' - '_captured_at', r._capture_position
-            FROM landing.{landing} r WHERE r._operation <> 'delete' AND {where}
+            SELECT r.{column}::text, {reason_sql}, to_jsonb(r) - '_source_system' - '_captured_at' - '_xid', r._capture_position
+            FROM landing.{landing} r WHERE r._operation <> 'delete' AND {where} AND CANDIDATES
         """,
+        key=key,
     )
 
 
@@ -97,7 +100,7 @@ LOADS = CanonicalTable(
     indexes=(("landing", "raw_wms_loads", "canonical.shipment_id(ext_order_ref)"),),
     description="WMS loads with the shipment they carry and their times in UTC (site zone applied).",
     dead_letters=(
-        _payload_rule("wms.loads", "raw_wms_loads", "r.load_id", "'unknown WMS site ' || r.site_code || ': no zone for its local times'", _UNKNOWN_SITE),
+        _payload_rule("wms.loads", "raw_wms_loads", ("load_id", "text"), "'unknown WMS site ' || r.site_code || ': no zone for its local times'", _UNKNOWN_SITE),
     ),
 )
 
@@ -160,7 +163,7 @@ VEHICLE_EVENTS = CanonicalTable(
         "same event); `resent_count` says how often the provider sent it again."
     ),
     dead_letters=(
-        _payload_rule("fleet.telematics_events", "raw_fleet_telematics_events", "r.seq::text", "'unknown dispatch ' || r.dispatch_id", _UNKNOWN_DISPATCH),
+        _payload_rule("fleet.telematics_events", "raw_fleet_telematics_events", ("seq", "bigint"), "'unknown dispatch ' || r.dispatch_id", _UNKNOWN_DISPATCH),
     ),
 )
 
@@ -190,7 +193,7 @@ PODS = CanonicalTable(
     indexes=(("landing", "raw_fleet_proof_of_delivery", "dispatch_id"),),
     description="Proofs of delivery; a REFUSED one is not a delivery (no DELIVERED milestone, no invoice).",
     dead_letters=(
-        _payload_rule("fleet.proof_of_delivery", "raw_fleet_proof_of_delivery", "r.pod_id", "'unknown dispatch ' || r.dispatch_id", _UNKNOWN_DISPATCH),
+        _payload_rule("fleet.proof_of_delivery", "raw_fleet_proof_of_delivery", ("pod_id", "text"), "'unknown dispatch ' || r.dispatch_id", _UNKNOWN_DISPATCH),
     ),
 )
 
@@ -317,7 +320,7 @@ CHARGES = CanonicalTable(
         _payload_rule(
             "billing.charge_lines",
             "raw_billing_charge_lines",
-            "r.charge_id",
+            ("charge_id", "text"),
             "'charge code ' || coalesce(r.charge_code, 'NULL') || ' / status ' || coalesce(r.status, 'NULL') || ' not in the governed lists'",
             f"(upper(btrim(r.charge_code)) NOT IN {CHARGE_CODES} OR upper(btrim(r.status)) NOT IN {CHARGE_STATUSES} "
             "OR r.charge_code IS NULL OR r.status IS NULL)",
@@ -418,7 +421,7 @@ INVENTORY_POSITIONS = CanonicalTable(
     description="Stock per ERP sku and location: the ERP's balance beside the WMS ledger's on-hand.",
     dead_letters=(
         _payload_rule(
-            "wms.inventory_movements", "raw_wms_inventory_movements", "r.movement_id::text",
+            "wms.inventory_movements", "raw_wms_inventory_movements", ("movement_id", "bigint"),
             "'unknown WMS site ' || r.site_code || ': no ERP location for its stock'", _UNKNOWN_SITE,
         ),
     ),

@@ -36,7 +36,8 @@ DDL = """
 CREATE SCHEMA IF NOT EXISTS ops;
 CREATE TABLE IF NOT EXISTS ops.pending_shipments (
     seq          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    shipment_id  text  -- NULL: every shipment
+    shipment_id  text,   -- NULL: every shipment
+    tables       text[]  -- the tables to recompute it; NULL: every per-shipment table
 );
 CREATE TABLE IF NOT EXISTS ops.scope_horizon (
     one      bool PRIMARY KEY DEFAULT true CHECK (one),
@@ -44,7 +45,8 @@ CREATE TABLE IF NOT EXISTS ops.scope_horizon (
 );
 CREATE TABLE IF NOT EXISTS ops.scope_progress (
     table_name  text PRIMARY KEY,
-    seq         bigint NOT NULL
+    seq         bigint NOT NULL,  -- the last pending entry processed
+    horizon     xid8 NOT NULL     -- landing rows written by transactions from here on are unexamined
 );
 """
 
@@ -107,9 +109,9 @@ def _existing(cursor, names: set[str]) -> set[str]:
     return {n for (n,) in rows}
 
 
-def collect(cursor) -> None:
+def collect(cursor) -> object:
     """Append the shipments of the landing rows changed since the last collection; the caller
-    holds LOCK and runs in the snapshot its refresh will read."""
+    holds LOCK and runs in the snapshot its refresh will read. Returns the new horizon."""
     since = cursor.execute("SELECT horizon FROM ops.scope_horizon").fetchone()
     if since is None:
         cursor.execute("INSERT INTO ops.pending_shipments (shipment_id) VALUES (NULL)")
@@ -124,39 +126,56 @@ def collect(cursor) -> None:
             f"UNION ALL SELECT NULL WHERE {everything}",
             {"since": since[0]},
         )
-    cursor.execute(
+    return cursor.execute(
         "INSERT INTO ops.scope_horizon (horizon) VALUES (pg_snapshot_xmin(pg_current_snapshot())) "
-        "ON CONFLICT (one) DO UPDATE SET horizon = EXCLUDED.horizon"
-    )
+        "ON CONFLICT (one) DO UPDATE SET horizon = EXCLUDED.horizon RETURNING horizon"
+    ).fetchone()[0]
 
 
-def add(cursor, shipments_query: str, params: dict | None = None) -> None:
-    """Waybill's own steps: mark the shipments `shipments_query` yields as changed (their
-    INVOICE_READY / INVOICED milestones), in the caller's transaction."""
+def add(cursor, table: str, shipments_query: str, params: dict | None = None) -> None:
+    """Waybill's own steps: mark the shipments `shipments_query` yields as changed for `table`
+    (their INVOICE_READY / INVOICED milestones), in the caller's transaction."""
     ensure_tables(cursor)
     cursor.execute(LOCK)
     cursor.execute(
-        f"INSERT INTO ops.pending_shipments (shipment_id) SELECT DISTINCT s FROM ({shipments_query}) q (s) "
-        "WHERE s IS NOT NULL",
-        params,
+        f"INSERT INTO ops.pending_shipments (shipment_id, tables) SELECT DISTINCT s, ARRAY[%(table)s] "
+        f"FROM ({shipments_query}) q (s) WHERE s IS NOT NULL",
+        {**(params or {}), "table": table},
     )
 
 
 @dataclass(frozen=True)
 class Scope:
-    """What one refresh covers: everything (`full`), or the shipments in temp table `scope_shipments`."""
+    """What one refresh covers: everything (`full`), or the shipments in temp table `scope_shipments`.
+    `since` is the horizon of the table's previous refresh (None before its first): landing rows
+    written from there on are new to it."""
 
     table: str
     full: bool
     upto: int
     shipments: int
+    since: object
+    horizon: object
 
     def finish(self, cursor) -> None:
         cursor.execute(
-            "INSERT INTO ops.scope_progress (table_name, seq) VALUES (%s, %s) "
-            "ON CONFLICT (table_name) DO UPDATE SET seq = greatest(ops.scope_progress.seq, EXCLUDED.seq)",
-            (self.table, self.upto),
+            "INSERT INTO ops.scope_progress (table_name, seq, horizon) VALUES (%s, %s, %s) "
+            "ON CONFLICT (table_name) DO UPDATE SET seq = greatest(ops.scope_progress.seq, EXCLUDED.seq), "
+            "horizon = EXCLUDED.horizon",
+            (self.table, self.upto, self.horizon),
         )
+
+
+#: Above this share of all shipments (and this many), a refresh recomputes everything instead:
+#: per-shipment lookups cost more than one pass when most shipments changed.
+FULL_REFRESH_SHARE, FULL_REFRESH_MIN = 0.25, 10_000
+
+
+def _mostly_everything(cursor, shipments: int) -> bool:
+    total = cursor.execute(
+        "SELECT coalesce((SELECT greatest(reltuples, 0) FROM pg_class WHERE oid = to_regclass('canonical.shipments')), 0)"
+    ).fetchone()[0]
+    return shipments > max(FULL_REFRESH_MIN, FULL_REFRESH_SHARE * total)
 
 
 def begin(cursor, table: str, inputs: tuple[str, ...]) -> Scope:
@@ -164,8 +183,10 @@ def begin(cursor, table: str, inputs: tuple[str, ...]) -> Scope:
     to what each of its canonical `inputs` has processed. The transaction must be REPEATABLE READ
     with no query run yet (the snapshot is taken after the lock)."""
     cursor.execute(LOCK)
-    collect(cursor)
-    progress = dict(cursor.execute("SELECT table_name, seq FROM ops.scope_progress").fetchall())
+    horizon = collect(cursor)
+    rows = cursor.execute("SELECT table_name, seq, horizon FROM ops.scope_progress").fetchall()
+    progress = {name: seq for name, seq, _ in rows}
+    since = next((h for name, _, h in rows if name == table), None)
     last = cursor.execute("SELECT coalesce(max(seq), 0) FROM ops.pending_shipments").fetchone()[0]
     start = progress.get(table)
     upto = min([last, *(progress.get(name, 0) for name in inputs)])
@@ -174,10 +195,14 @@ def begin(cursor, table: str, inputs: tuple[str, ...]) -> Scope:
         cursor.execute("DELETE FROM ops.pending_shipments WHERE seq <= %s", (min(progress.values()),))
     cursor.execute(
         "CREATE TEMP TABLE scope_shipments ON COMMIT DROP AS SELECT DISTINCT shipment_id FROM ops.pending_shipments "
-        "WHERE seq > %s AND seq <= %s",
-        (start or 0, upto),
+        "WHERE seq > %s AND seq <= %s AND (tables IS NULL OR %s = ANY(tables))",
+        (start or 0, upto, table),
     )
-    full = start is None or cursor.execute("SELECT EXISTS (SELECT 1 FROM scope_shipments WHERE shipment_id IS NULL)").fetchone()[0]
     cursor.execute("ANALYZE scope_shipments")
     shipments = cursor.execute("SELECT count(*) FROM scope_shipments").fetchone()[0]
-    return Scope(table, full, upto, shipments)
+    full = (
+        start is None
+        or cursor.execute("SELECT EXISTS (SELECT 1 FROM scope_shipments WHERE shipment_id IS NULL)").fetchone()[0]
+        or _mostly_everything(cursor, shipments)  # a first night's invoices, say
+    )
+    return Scope(table, full, upto, shipments, since, horizon)
