@@ -99,12 +99,15 @@ class CanonicalTable:
             if self.scope_inputs is not None:
                 scope = shipment_scope.begin(cursor, self.name, self.scope_inputs)
             counts = self._merge(cursor, scope)
-            narrow = scope is not None and not scope.full and not examine_all
-            since = scope.since if narrow else None
+            partial = scope is not None and not scope.full
+            since = scope.since if partial and not examine_all else None
             dead = record_dead_letters(cursor, self.name, list(self.dead_letters), since)[0] if self.dead_letters else 0
+            if partial and scope.rows_before is not None:
+                rows = scope.rows_before + counts.inserted - counts.deleted  # the table has no other writer
+            else:
+                rows = cursor.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier("canonical", self.name))).fetchone()[0]
             if scope is not None:
-                scope.finish(cursor)
-            rows = cursor.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier("canonical", self.name))).fetchone()[0]
+                scope.finish(cursor, rows)
         return Refreshed(counts, dead, rows, scope)
 
     def query(self, partial: bool) -> str:

@@ -46,7 +46,8 @@ CREATE TABLE IF NOT EXISTS ops.scope_horizon (
 CREATE TABLE IF NOT EXISTS ops.scope_progress (
     table_name  text PRIMARY KEY,
     seq         bigint NOT NULL,  -- the last pending entry processed
-    horizon     xid8 NOT NULL     -- landing rows written by transactions from here on are unexamined
+    horizon     xid8 NOT NULL,    -- landing rows written by transactions from here on are unexamined
+    row_count   bigint NOT NULL   -- the table's rows after that refresh (counting 5 M rows per poll is not free)
 );
 """
 
@@ -156,13 +157,14 @@ class Scope:
     shipments: int
     since: object
     horizon: object
+    rows_before: int | None
 
-    def finish(self, cursor) -> None:
+    def finish(self, cursor, rows: int) -> None:
         cursor.execute(
-            "INSERT INTO ops.scope_progress (table_name, seq, horizon) VALUES (%s, %s, %s) "
+            "INSERT INTO ops.scope_progress (table_name, seq, horizon, row_count) VALUES (%s, %s, %s, %s) "
             "ON CONFLICT (table_name) DO UPDATE SET seq = greatest(ops.scope_progress.seq, EXCLUDED.seq), "
-            "horizon = EXCLUDED.horizon",
-            (self.table, self.upto, self.horizon),
+            "horizon = EXCLUDED.horizon, row_count = EXCLUDED.row_count",
+            (self.table, self.upto, self.horizon, rows),
         )
 
 
@@ -184,9 +186,9 @@ def begin(cursor, table: str, inputs: tuple[str, ...]) -> Scope:
     with no query run yet (the snapshot is taken after the lock)."""
     cursor.execute(LOCK)
     horizon = collect(cursor)
-    rows = cursor.execute("SELECT table_name, seq, horizon FROM ops.scope_progress").fetchall()
-    progress = {name: seq for name, seq, _ in rows}
-    since = next((h for name, _, h in rows if name == table), None)
+    rows = cursor.execute("SELECT table_name, seq, horizon, row_count FROM ops.scope_progress").fetchall()
+    progress = {name: seq for name, seq, _, _ in rows}
+    since, rows_before = next(((h, n) for name, _, h, n in rows if name == table), (None, None))
     last = cursor.execute("SELECT coalesce(max(seq), 0) FROM ops.pending_shipments").fetchone()[0]
     start = progress.get(table)
     upto = min([last, *(progress.get(name, 0) for name in inputs)])
@@ -205,4 +207,4 @@ def begin(cursor, table: str, inputs: tuple[str, ...]) -> Scope:
         or cursor.execute("SELECT EXISTS (SELECT 1 FROM scope_shipments WHERE shipment_id IS NULL)").fetchone()[0]
         or _mostly_everything(cursor, shipments)  # a first night's invoices, say
     )
-    return Scope(table, full, upto, shipments, since, horizon)
+    return Scope(table, full, upto, shipments, since, horizon, rows_before)
