@@ -23,7 +23,11 @@ from resources.merge import MergeCounts, SnapshotMerge
 from resources.warehouse import ensure_index
 from sync_assets.shipments import scope as shipment_scope
 
-#: SQL functions every canonical query may use: the LANDSCAPE §5 id rule and the correlation id.
+#: SQL functions every canonical query may use: the LANDSCAPE §5 id rule, the correlation id, and
+#: site-local time to UTC. A local time in the hour that repeats when clocks fall back is read as
+#: its first occurrence (PostgreSQL's own AT TIME ZONE takes the second): a WMS writes the wall
+#: clock, so a load finished at 01:19 CDT and one at 01:19 CST look the same, and taking the later
+#: reading put loads an hour after their truck's departure every autumn night.
 FUNCTIONS = r"""
 CREATE SCHEMA IF NOT EXISTS canonical;
 CREATE OR REPLACE FUNCTION canonical.shipment_id(ref text) RETURNS text
@@ -32,6 +36,9 @@ CREATE OR REPLACE FUNCTION canonical.shipment_id(ref text) RETURNS text
 CREATE OR REPLACE FUNCTION canonical.correlation_id(shipment_id text) RETURNS text
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     AS $$ SELECT md5('waybill:' || shipment_id)::uuid::text $$;
+CREATE OR REPLACE FUNCTION canonical.local_to_utc(local_time timestamp, zone text) RETURNS timestamptz
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$ SELECT least(local_time AT TIME ZONE zone, (local_time - interval '1 hour') AT TIME ZONE zone + interval '1 hour') $$;
 """
 
 
@@ -39,9 +46,9 @@ def ensure_functions(cursor) -> None:
     """Create the canonical SQL functions once per database (concurrent CREATE OR REPLACE can collide)."""
     exists = cursor.execute(
         "SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
-        "WHERE n.nspname = 'canonical' AND p.proname IN ('shipment_id', 'correlation_id')"
+        "WHERE n.nspname = 'canonical' AND p.proname IN ('shipment_id', 'correlation_id', 'local_to_utc')"
     ).fetchone()[0]
-    if exists < 2:
+    if exists < 3:
         cursor.execute("SELECT pg_advisory_xact_lock(hashtext('waybill.canonical.functions'))")
         cursor.execute(FUNCTIONS)
 

@@ -236,3 +236,17 @@ def test_a_change_recomputes_its_shipments_and_a_site_change_everything(synced):
         synced["warehouse"],
         "SELECT to_char(load_completed_at AT TIME ZONE 'UTC', 'HH24:MI') FROM canonical.loads WHERE load_id = 'L000001'",
     ) == [("15:15",)]
+
+
+def test_site_local_times_in_the_repeated_autumn_hour_read_as_its_first_occurrence(synced):
+    """01:19 on 2026-11-01 happens twice in Chicago (CDT, then CST): a WMS wall clock cannot say
+    which, and the first keeps a load before its truck's departure; other times convert as usual."""
+    def utc(local: str, zone: str = "America/Chicago") -> str:
+        [(value,)] = query(synced["warehouse"], f"SELECT to_char(canonical.local_to_utc('{local}', '{zone}') "
+                                                "AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI')")
+        return value
+
+    assert utc("2026-11-01 01:19") == "2026-11-01 06:19"  # CDT, not 07:19 CST
+    assert utc("2026-11-01 02:30") == "2026-11-01 08:30"  # after the repeat: CST
+    assert utc("2026-03-08 03:30") == "2026-03-08 08:30"  # spring forward: CDT
+    assert utc("2026-07-01 12:00", "America/New_York") == "2026-07-01 16:00"

@@ -88,7 +88,8 @@ LOADS = CanonicalTable(
     """,
     select="""
         SELECT l.load_id, canonical.shipment_id(l.ext_order_ref), s.site_code, s.erp_location_id, l.dock_door,
-               upper(btrim(l.status)), l.load_completed_at AT TIME ZONE s.timezone, l.updated_at AT TIME ZONE s.timezone,
+               upper(btrim(l.status)), canonical.local_to_utc(l.load_completed_at, s.timezone),
+               canonical.local_to_utc(l.updated_at, s.timezone),
                sh.shipment_id IS NULL, sh.correlation_id
         FROM landing.raw_wms_loads l
         JOIN landing.raw_wms_sites s ON s.site_code = l.site_code AND s._operation <> 'delete'
