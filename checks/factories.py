@@ -34,7 +34,7 @@ def sql_check(asset: str, name: str, description: str, query: str, *, blocking: 
         engine = warehouse.engine()
         with engine.connect() as conn:
             offending = conn.execute(sa.text(query)).scalars().all()
-        result = results.offending_result(offending)
+        result = results.offending_result(offending, warn=not blocking)
         return results.record(engine, asset, name, result, blocking=blocking, description=description,
                               run_id=context.run.run_id)
 
@@ -46,4 +46,4 @@ def checks_for(suites: dict, sql_checks: tuple, blocking_assets: set[str]) -> li
     return [
         gx_suite_check(asset, id_column, expectations, blocking=asset in blocking_assets)
         for asset, (id_column, expectations) in suites.items()
-    ] + [sql_check(*spec, blocking=spec[0] in blocking_assets) for spec in sql_checks]
+    ] + [sql_check(*spec[:4], blocking=spec[4] if len(spec) > 4 else spec[0] in blocking_assets) for spec in sql_checks]

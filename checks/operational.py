@@ -50,19 +50,33 @@ SUITES: dict[str, tuple[str, list]] = {
     ),
 }
 
-SQL_CHECKS = (
-    (
-        "shipment_milestones",
-        "milestones_in_order",
-        "A shipment's milestones happen in LANDSCAPE order (ORDERED ≤ RELEASED ≤ LOADED ≤ DEPARTED ≤ "
-        "ARRIVED ≤ DELIVERED); names the shipments whose times contradict it.",
-        f"""
+_OUT_OF_ORDER = f"""
         SELECT DISTINCT a.shipment_id FROM canonical.shipment_milestones a
         JOIN canonical.shipment_milestones b ON b.shipment_id = a.shipment_id
          AND array_position(ARRAY{MILESTONES[:6]}::text[], b.milestone) > array_position(ARRAY{MILESTONES[:6]}::text[], a.milestone)
          AND b.occurred_at < a.occurred_at
+        WHERE {{sources}}
         ORDER BY 1
-        """,
+"""
+
+#: (asset, check name, description, query naming offending ids[, blocking]); blocking defaults to
+#: whether the asset is in BLOCKING_ASSETS.
+SQL_CHECKS = (
+    (
+        "shipment_milestones",
+        "milestones_in_order",
+        "A shipment's milestones from our own systems happen in LANDSCAPE order (ORDERED ≤ RELEASED ≤ "
+        "LOADED ≤ DEPARTED ≤ ARRIVED ≤ DELIVERED); names the shipments whose times contradict it.",
+        _OUT_OF_ORDER.format(sources="a.source <> 'edi' AND b.source <> 'edi'"),
+    ),
+    (
+        "shipment_milestones",
+        "carrier_milestones_in_order",
+        "A milestone a partner carrier's 214 reported fits in order with ours. A warning, not a gate: "
+        "a carrier's clock, minute precision or a local time in the repeated autumn hour can contradict "
+        "our telematics by minutes to an hour without anything in Waybill being wrong.",
+        _OUT_OF_ORDER.format(sources="(a.source = 'edi' OR b.source = 'edi')"),
+        False,
     ),
     (
         "charges",

@@ -26,13 +26,13 @@ CREATE TABLE IF NOT EXISTS ops.check_results (
 
 
 def offending_result(offending: list, *, asset: str | None = None, check: str | None = None,
-                     description: str | None = None) -> dg.AssetCheckResult:
-    """An ERROR-severity result that passes when nothing offends; metadata counts and names the ids."""
+                     description: str | None = None, warn: bool = False) -> dg.AssetCheckResult:
+    """A result (ERROR severity, or WARN) that passes when nothing offends; metadata counts and names the ids."""
     return dg.AssetCheckResult(
         asset_key=asset,
         check_name=check,
         passed=not offending,
-        severity=dg.AssetCheckSeverity.ERROR,
+        severity=dg.AssetCheckSeverity.WARN if warn else dg.AssetCheckSeverity.ERROR,
         description=description if offending else None,
         metadata={
             "offending_count": dg.MetadataValue.int(len(offending)),

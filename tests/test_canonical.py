@@ -250,3 +250,17 @@ def test_site_local_times_in_the_repeated_autumn_hour_read_as_its_first_occurren
     assert utc("2026-11-01 02:30") == "2026-11-01 08:30"  # after the repeat: CST
     assert utc("2026-03-08 03:30") == "2026-03-08 08:30"  # spring forward: CDT
     assert utc("2026-07-01 12:00", "America/New_York") == "2026-07-01 16:00"
+
+
+def test_a_carrier_214_contradicting_our_milestones_warns_without_stopping_the_run(synced):
+    """Ours out of order is a gate (above); a partner carrier's reported time is a warning."""
+    run_sql(synced["warehouse"], "INSERT INTO landing.raw_edi_status_events (file_sha256, set_no, event_no, file_name, "
+            "control_number, shipment_ref, status_code, occurred_at, milestone) VALUES ('f00d', 1, 1, '214_TEST.edi', "
+            "'0001', 'SO-0000002', 'D1', '2026-10-01T07:00Z', 'DELIVERED')")  # before the order was placed
+    result = capture()
+    assert result.success
+    checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert checks["milestones_in_order"].passed
+    carrier = checks["carrier_milestones_in_order"]
+    assert not carrier.passed and carrier.severity == dg.AssetCheckSeverity.WARN
+    assert carrier.metadata["offending_ids"].value == "SO-0000002"
