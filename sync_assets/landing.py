@@ -19,7 +19,7 @@ import dagster as dg
 from checks.freshness import mark_captured
 from resources.merge import MergeCounts
 from resources.warehouse import SnapshotResult, Warehouse
-from sync_assets.changes.poll import poll_source
+from sync_assets.changes.poll import catch_up, poll_source
 from sync_assets.mappings import SourceTable, tables_of
 from resources.settings import SOURCE_SYSTEMS
 
@@ -102,7 +102,8 @@ def source_landing_asset(system: str) -> dg.AssetsDefinition:
         selected = sorted(context.selected_asset_keys, key=lambda k: k.to_user_string())
         snapshots = selected
         if config.refresh != "snapshot":
-            poll = poll_source(warehouse, source)
+            # the nightly reconciles the whole day: it polls until caught up, a sync polls once
+            poll = catch_up(warehouse, source) if config.refresh == "nightly" else poll_source(warehouse, source)
             context.log.info(
                 f"{system}: {poll.mode} poll, {poll.transactions} transactions, {poll.changes} changes "
                 f"in {poll.seconds:.2f}s; lag {poll.lag_bytes} bytes"

@@ -18,7 +18,7 @@ from resources.capture import log_reader
 from resources.databases import dispose_engines
 from resources.sources import SchemaDriftError, SourceDatabase
 from resources.warehouse import Warehouse
-from sync_assets.changes.poll import poll_source
+from sync_assets.changes.poll import catch_up, poll_source
 
 DDL = Path(__file__).resolve().parent.parent / "sync_assets" / "sandbox" / "ddl"
 MOVEMENT = (
@@ -212,7 +212,7 @@ def test_sigkill_during_apply_then_rerun_equals_an_uninterrupted_run(landscape, 
     )
     dispose_engines()
     poller = subprocess.Popen(
-        [sys.executable, "-c", "from sync_assets.changes.poll import poll_source; from resources.warehouse import Warehouse; "
+        [sys.executable, "-c", "from sync_assets.changes.poll import catch_up, poll_source; from resources.warehouse import Warehouse; "
          "from resources.sources import SourceDatabase; poll_source(Warehouse(), SourceDatabase(system='fleet'))"],
         env=os.environ.copy(),
         start_new_session=True,
@@ -237,3 +237,21 @@ def test_schema_drift_stops_capture_naming_table_and_column(landscape, mode):
     with pytest.raises(SchemaDriftError, match=r"wms\.loads\.dock_door: type changed in the source: mapped text, found integer"):
         poll("wms")
     assert query(landscape["warehouse"], "SELECT count(*) FROM landing.raw_wms_loads") == [(0,)]
+
+
+def test_the_nightly_catch_up_takes_every_waiting_change_a_single_poll_does_not(landscape):
+    """A poll stops at its size limit (the slot keeps the rest); the nightly's catch-up polls on."""
+    run_sql(landscape["erp"], (
+        "INSERT INTO sales_orders SELECT 'SO-' || lpad(g::text, 7, '0'), 'C000001', 'WH-ATL', 'CS-000001-01', NULL, "
+        "'OPEN', '2026-10-01T08:00Z', '2026-10-01T08:00Z' FROM generate_series(1, 5) g"))
+    warehouse, erp = Warehouse(), SourceDatabase(system="erp")
+    catch_up(warehouse, erp)  # the first poll: slot and initial copy
+    for g in range(6, 31):  # 25 transactions, one order each
+        run_sql(landscape["erp"], f"INSERT INTO sales_orders VALUES ('SO-{g:07d}', 'C000001', 'WH-ATL', 'CS-000001-01', "
+                                  "NULL, 'OPEN', '2026-10-02T08:00Z', '2026-10-02T08:00Z')")
+    one = poll_source(warehouse, erp, max_changes=10)
+    assert not one.caught_up and len(landing(landscape, "raw_erp_sales_orders", "order_id, status")) < 30
+    rest = catch_up(warehouse, erp, max_changes=10)
+    assert rest.caught_up and one.changes + rest.changes == 25
+    assert len(landing(landscape, "raw_erp_sales_orders", "order_id, status")) == 30
+

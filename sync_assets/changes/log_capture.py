@@ -5,6 +5,8 @@ committed after the slot was created are replayed over the copy in commit order,
 is exact whichever side saw a row first.
 """
 
+from __future__ import annotations
+
 import time
 from dataclasses import dataclass, field
 
@@ -30,6 +32,19 @@ class PollResult:
     initialised: bool = False
     lag_bytes: int = 0
     seconds: float = 0.0
+    caught_up: bool = True  # False: the poll stopped at its size limit with changes still waiting
+
+    def add(self, later: PollResult) -> None:
+        """Fold a later poll of the same source into this one (a catch-up of several polls)."""
+        self.position = later.position or self.position
+        self.transactions += later.transactions
+        self.changes += later.changes
+        for name, counts in later.counts.items():
+            before = self.counts.get(name, MergeCounts(0, 0, 0))
+            self.counts[name] = MergeCounts(*(a + b for a, b in zip(
+                (before.inserted, before.updated, before.deleted), (counts.inserted, counts.updated, counts.deleted))))
+        self.initialised = self.initialised or later.initialised
+        self.lag_bytes, self.seconds, self.caught_up = later.lag_bytes, self.seconds + later.seconds, later.caught_up
 
 
 def _copy_rows(transactions: list[Transaction], tables: dict[tuple[str, str], SourceTable]) -> dict[tuple[str, str], list[str]]:
@@ -59,7 +74,7 @@ def _snapshot_completed(warehouse: Warehouse, system: str, stream: str) -> bool:
     return key in _COMPLETED
 
 
-def poll_log(warehouse: Warehouse, source: SourceDatabase, tables: list[SourceTable], max_changes: int = 200_000) -> PollResult:
+def poll_log(warehouse: Warehouse, source: SourceDatabase, tables: list[SourceTable], max_changes: int) -> PollResult:
     started = time.perf_counter()
     system = source.system
     by_name = {("public", t.table): t for t in tables}
@@ -122,7 +137,8 @@ def poll_log(warehouse: Warehouse, source: SourceDatabase, tables: list[SourceTa
         # The warehouse has committed: only now may the slot forget these changes. When the poll
         # read everything up to `end`, the slot moves to `end` even if nothing there was ours, so
         # the next poll does not decode other databases' WAL again (what keeps idle polls cheap).
-        target = end if read < max_changes else result.position
+        result.caught_up = read < max_changes
+        target = end if result.caught_up else result.position
         confirmed = reader.confirmed_lsn()
         if target and (confirmed is None or lsn_value(target) > lsn_value(confirmed)):
             reader.advance(target)

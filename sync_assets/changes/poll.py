@@ -7,12 +7,25 @@ from sync_assets.changes.cursor_capture import poll_cursor
 from sync_assets.changes.log_capture import PollResult, poll_log
 from sync_assets.mappings import tables_of
 
+#: changes per log poll: one warehouse transaction's worth (a few hundred MB of decoded text at most)
+MAX_CHANGES = 200_000
 
-def poll_source(warehouse: Warehouse, source: SourceDatabase) -> PollResult:
+
+def poll_source(warehouse: Warehouse, source: SourceDatabase, max_changes: int = MAX_CHANGES) -> PollResult:
+    """One poll: at most `max_changes` changes from the slot (a cursor poll reads all it finds)."""
     tables = list(tables_of(source.system))
     if source.capture_mode() == "log":
-        return poll_log(warehouse, source, tables)
+        return poll_log(warehouse, source, tables, max_changes)
     return poll_cursor(warehouse, source, tables)
+
+
+def catch_up(warehouse: Warehouse, source: SourceDatabase, max_changes: int = MAX_CHANGES) -> PollResult:
+    """Poll until the source has nothing older than the poll waiting: what the nightly run does
+    first, so that a busy day (more than one poll's worth of changes) is reconciled whole."""
+    result = poll_source(warehouse, source, max_changes)
+    while not result.caught_up:
+        result.add(poll_source(warehouse, source, max_changes))
+    return result
 
 
 def poll_all(warehouse: Warehouse, sources: dict[str, SourceDatabase]) -> list[PollResult]:
