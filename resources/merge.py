@@ -37,6 +37,9 @@ class MergeCounts:
     def written(self) -> int:
         return self.inserted + self.updated + self.deleted
 
+    def __add__(self, other: MergeCounts) -> MergeCounts:
+        return MergeCounts(self.inserted + other.inserted, self.updated + other.updated, self.deleted + other.deleted)
+
 
 @dataclass(frozen=True)
 class SnapshotMerge:

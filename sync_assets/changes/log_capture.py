@@ -40,9 +40,7 @@ class PollResult:
         self.transactions += later.transactions
         self.changes += later.changes
         for name, counts in later.counts.items():
-            before = self.counts.get(name, MergeCounts(0, 0, 0))
-            self.counts[name] = MergeCounts(*(a + b for a, b in zip(
-                (before.inserted, before.updated, before.deleted), (counts.inserted, counts.updated, counts.deleted))))
+            self.counts[name] = self.counts.get(name, MergeCounts(0, 0, 0)) + counts
         self.initialised = self.initialised or later.initialised
         self.lag_bytes, self.seconds, self.caught_up = later.lag_bytes, self.seconds + later.seconds, later.caught_up
 
