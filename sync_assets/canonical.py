@@ -42,13 +42,17 @@ CREATE OR REPLACE FUNCTION canonical.local_to_utc(local_time timestamp, zone tex
 """
 
 
+FUNCTION_NAMES = tuple(re.findall(r"FUNCTION canonical\.(\w+)", FUNCTIONS))
+
+
 def ensure_functions(cursor) -> None:
     """Create the canonical SQL functions once per database (concurrent CREATE OR REPLACE can collide)."""
     exists = cursor.execute(
         "SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
-        "WHERE n.nspname = 'canonical' AND p.proname IN ('shipment_id', 'correlation_id', 'local_to_utc')"
+        "WHERE n.nspname = 'canonical' AND p.proname = ANY(%s)",
+        (list(FUNCTION_NAMES),),
     ).fetchone()[0]
-    if exists < 3:
+    if exists < len(FUNCTION_NAMES):
         cursor.execute("SELECT pg_advisory_xact_lock(hashtext('waybill.canonical.functions'))")
         cursor.execute(FUNCTIONS)
 
