@@ -208,18 +208,18 @@ def test_sigkill_during_apply_then_rerun_equals_an_uninterrupted_run(landscape, 
     run_sql(
         fleet,
         "INSERT INTO telematics_events SELECT g, 'ev-' || g, 'D0000001', 'DEPARTED', NULL, "
-        "timestamptz '2026-10-02 00:00Z', timestamptz '2026-10-02 00:01Z', NULL FROM generate_series(60001, 90000) g",
+        "timestamptz '2026-10-02 00:00Z', timestamptz '2026-10-02 00:01Z', NULL FROM generate_series(60001, 180000) g",
     )
     dispose_engines()
     poller = subprocess.Popen(
-        [sys.executable, "-c", "from sync_assets.changes.poll import catch_up, poll_source; from resources.warehouse import Warehouse; "
+        [sys.executable, "-c", "from sync_assets.changes.poll import poll_source; from resources.warehouse import Warehouse; "
          "from resources.sources import SourceDatabase; poll_source(Warehouse(), SourceDatabase(system='fleet'))"],
         env=os.environ.copy(),
         start_new_session=True,
     )
     time.sleep(kill_after)
     os.killpg(poller.pid, signal.SIGKILL)
-    assert poller.wait() == -signal.SIGKILL  # it really died mid-work (the poll takes seconds)
+    assert poller.wait() == -signal.SIGKILL  # it really died mid-work (the poll of ~150 k changes takes seconds)
     poll("fleet")
     source = query(fleet, "SELECT seq, event_type, payload::text FROM telematics_events ORDER BY 1")
     captured = landing(landscape, "raw_fleet_telematics_events", "seq, event_type, payload::text")
