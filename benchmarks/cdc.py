@@ -7,9 +7,10 @@ In one process run, on one server:
                    merge, position, slot advance), then with the canonical shipments rebuild;
   cursor capture   the same N changes by cursor poll into landing;
   idle poll        a poll with nothing new, log and cursor mode, with 10 k and 1 M rows in the
-                   source table (median of 20), after a checkpoint (steady state). Cursor mode scans
-                   the timestamp cursor column: without an index on it at the source (the landscape
-                   has none), its idle poll grows with the table.
+                   source table (median of 20), after a checkpoint (steady state). A cursor poll
+                   reads only when a transaction has ended on the source's server since the last
+                   one read (its lookback window is a full scan: the landscape has no index on
+                   the cursor column).
 DESIGN.md's baselines: slot drain 326 k changes/s (test_decoding); idle poll ~0.2 ms.
 Targets: >= 100,000 changes/s applied; idle poll < 5 ms at any table size.
 

@@ -37,6 +37,16 @@ def resolve_url(role: str, url: str | None = None) -> str:
     return sqlalchemy_url(url, URL_ENV[role])
 
 
+def same_server(a: sa.engine.URL, b: sa.engine.URL) -> bool:
+    """Whether two URLs name the same server (host or socket folder, and port). URLs that differ
+    may still reach one server; callers use a True answer only."""
+
+    def server(url: sa.engine.URL) -> tuple[str, int]:
+        return ((url.host or url.query.get("host") or "").lower(), url.port or 5432)
+
+    return server(a) == server(b)
+
+
 def connection_error(role: str, url: str, exc: Exception) -> WaybillError:
     """One line naming the setting and the server, without the password or libpq's multi-line detail."""
     reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -107,20 +107,46 @@ def history_table(table: SourceTable) -> sql.Identifier:
     return sql.Identifier("landing", f"{table.landing_table}_history")
 
 
+def lock_landing(cursor, table: SourceTable) -> None:
+    """One writer per landing table (and its history) at a time, until the transaction ends; readers go on."""
+    cursor.execute(
+        sql.SQL("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE").format(sql.Identifier("landing", table.landing_table))
+    )
+
+
 def record_history(cursor, table: SourceTable, rows: sql.Composable) -> None:
     """Keep each (key, history values) with the earliest `updated_at` seen; `rows` is a relation
-    with the table's columns (a staging table). Deletes carry no values and are skipped."""
+    with the table's columns (a staging table). Deletes carry no values and are skipped.
+
+    Takes the landing table's lock, which every writer of the pair takes, so new pairs are found
+    by anti-join rather than `ON CONFLICT`, which costs twice as much per row.
+    """
     if not table.history:
         return
-    cols = sql.SQL(", ").join(map(sql.Identifier, [*table.key, *table.history]))
+    lock_landing(cursor, table)
+    cols = [*table.key, *table.history]
+    names = sql.SQL(", ").join(map(sql.Identifier, cols))
+    match = sql.SQL(" AND ").join(sql.SQL("h.{0} = b.{0}").format(sql.Identifier(c)) for c in cols)
     cursor.execute(
         sql.SQL(
-            "INSERT INTO {history} ({cols}, first_updated_at) SELECT {cols}, min(updated_at) FROM {rows} "
-            "WHERE updated_at IS NOT NULL GROUP BY {cols} "
-            "ON CONFLICT ({cols}) DO UPDATE SET first_updated_at = least({history}.first_updated_at, "
-            "EXCLUDED.first_updated_at) WHERE EXCLUDED.first_updated_at < {history}.first_updated_at"
-        ).format(history=history_table(table), cols=cols, rows=rows)
+            "CREATE TEMP TABLE history_batch ON COMMIT DROP AS SELECT {cols}, min(updated_at) AS first_updated_at "
+            "FROM {rows} WHERE updated_at IS NOT NULL GROUP BY {cols}"
+        ).format(cols=names, rows=rows)
     )
+    cursor.execute("ANALYZE history_batch")
+    cursor.execute(
+        sql.SQL(
+            "UPDATE {history} h SET first_updated_at = b.first_updated_at FROM history_batch b "
+            "WHERE {match} AND b.first_updated_at < h.first_updated_at"
+        ).format(history=history_table(table), match=match)
+    )
+    cursor.execute(
+        sql.SQL(
+            "INSERT INTO {history} ({cols}, first_updated_at) SELECT {cols}, first_updated_at FROM history_batch b "
+            "WHERE NOT EXISTS (SELECT 1 FROM {history} h WHERE {match})"
+        ).format(history=history_table(table), cols=names, match=match)
+    )
+    cursor.execute("DROP TABLE history_batch")
 
 
 class Warehouse(dg.ConfigurableResource):
@@ -156,8 +182,7 @@ class Warehouse(dg.ConfigurableResource):
             check_schema(src, table)
             position = "snapshot:" + src.execute(sa.text("SELECT pg_current_snapshot()::text")).scalar_one()
             cursor = wh.connection.driver_connection.cursor()
-            # One sync per table at a time; readers are not blocked.
-            cursor.execute(sql.SQL("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE").format(landing))
+            lock_landing(cursor, table)
             cursor.execute("SELECT set_config('waybill.capture_position', %s, true)", (position,))
             initial = cursor.execute(sql.SQL("SELECT NOT EXISTS (SELECT 1 FROM {})").format(landing)).fetchone()[0]
             target = landing if initial else self._create_stage(cursor, table)

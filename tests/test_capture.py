@@ -18,6 +18,8 @@ from resources.capture import log_reader
 from resources.databases import dispose_engines
 from resources.sources import SchemaDriftError, SourceDatabase
 from resources.warehouse import Warehouse
+from sync_assets.changes import cursor_capture
+from sync_assets.changes.pending import pending_changes
 from sync_assets.changes.poll import catch_up, poll_source
 
 DDL = Path(__file__).resolve().parent.parent / "sync_assets" / "sandbox" / "ddl"
@@ -147,6 +149,34 @@ def test_writers_committing_out_of_order_lose_nothing(landscape, mode):
     source = query(wms, "SELECT movement_id, qty FROM inventory_movements ORDER BY 1")
     assert len(source) == 160
     assert landing(landscape, "raw_wms_inventory_movements", "movement_id, qty") == source
+
+
+def test_a_cursor_poll_skips_a_quiet_source_and_never_a_commit_it_has_not_read(landscape, monkeypatch):
+    """An idle cursor poll must not scan the source (no index on its cursor column), yet a write
+    that was still open when the last poll read must be captured once it commits."""
+    monkeypatch.setenv("WAYBILL_CAPTURE_WMS", "cursor")
+    wms = landscape["wms"]
+    run_sql(wms, MOVEMENT, (1,))
+    poll("wms")
+    reads = []
+    read_query = cursor_capture._read_query
+    monkeypatch.setattr(cursor_capture, "_read_query", lambda *a: reads.append(a[0].table) or read_query(*a))
+    poll("wms")
+    assert reads == []  # nothing committed anywhere on the server since: skipped without reading
+    assert pending_changes(Warehouse(), SourceDatabase(system="wms")) is None
+
+    with psycopg.connect(wms) as writer:
+        writer.execute(MOVEMENT, (2,))  # open while the next poll runs: there is nothing to read yet
+        assert poll("wms").changes == 0
+        writer.commit()
+    assert poll("wms").changes == 1
+    assert reads
+    assert landing(landscape, "raw_wms_inventory_movements", "movement_id, qty") == query(
+        wms, "SELECT movement_id, qty FROM inventory_movements ORDER BY 1"
+    )
+    reads.clear()
+    poll("wms")
+    assert reads == []
 
 
 def test_replay_after_a_crash_between_commit_and_slot_advance(landscape, monkeypatch):

@@ -6,30 +6,23 @@ The protocol that makes it exactly-once (DESIGN.md, "Change-data polling"):
    warehouse transaction;
 3. advance the slot to that LSN (`pg_replication_slot_advance`).
 A crash before 2 leaves both sides untouched; a crash between 2 and 3 leaves the slot behind the
-warehouse, and the next poll skips every transaction whose commit LSN the warehouse already has.
+warehouse, and the next poll first advances it to the position the warehouse holds.
 The slot sees hard deletes and writes that skip `updated_at`, which no cursor can.
 """
 
 import hashlib
 import re
 import time
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 
 import sqlalchemy as sa
 
-from resources.capture.test_decoding import DecodingError
 from resources.settings import WaybillError
 
 PLUGIN = "test_decoding"
 #: Only what the capture reads: no xids or commit times, no empty transactions.
 PEEK_OPTIONS = ("include-xids", "0", "skip-empty-xacts", "1")
 FETCH_ROWS = 10_000  # rows per round trip of the peek's server-side cursor
-
-
-@dataclass
-class Transaction:
-    commit_lsn: str = ""
-    changes: list[tuple[str, str]] = field(default_factory=list)  # (lsn, test_decoding line)
 
 
 def slot_name(system: str, database: str) -> str:
@@ -119,9 +112,9 @@ class LogReader:
     def current_lsn(self) -> str:
         return self.conn.execute(sa.text("SELECT pg_current_wal_lsn()::text")).scalar_one()
 
-    def peek(self, upto_lsn: str, max_rows: int, after_lsn: str | None) -> tuple[list[Transaction], int]:
-        """(pending whole transactions committed before `upto_lsn`, oldest first, rows read),
-        skipping transactions committed at or before `after_lsn` (already in the warehouse).
+    def peek(self, upto_lsn: str, max_rows: int) -> Iterator[list[tuple[str, str]]]:
+        """The pending changes committed before `upto_lsn`, oldest first, as batches of
+        (lsn, test_decoding line) rows, BEGIN and COMMIT lines included.
 
         `max_rows` bounds one poll; PostgreSQL stops only at a transaction boundary, so a single
         larger transaction still comes whole. Fewer rows read than `max_rows` means the poll
@@ -136,30 +129,9 @@ class LogReader:
         )
         with self.engine.connect() as conn, conn.begin():
             cursor = conn.connection.driver_connection.cursor(name="waybill_peek")
-            cursor.itersize = FETCH_ROWS
             cursor.execute(query, (self.slot, upto_lsn, max_rows))
-            return self._transactions(cursor, after_lsn)
-
-    @staticmethod
-    def _transactions(rows, after_lsn: str | None) -> tuple[list[Transaction], int]:
-        skip_until = lsn_value(after_lsn) if after_lsn else -1
-        transactions: list[Transaction] = []
-        current: Transaction | None = None
-        read = 0
-        for lsn, data in rows:
-            read += 1
-            if data.startswith("BEGIN"):
-                current = Transaction()
-            elif data.startswith("COMMIT"):
-                if current is None:
-                    raise DecodingError(f"change at {lsn}: COMMIT without BEGIN")
-                current.commit_lsn = lsn
-                if lsn_value(lsn) > skip_until:
-                    transactions.append(current)
-                current = None
-            elif current is not None:
-                current.changes.append((lsn, data))
-        return transactions, read
+            while batch := cursor.fetchmany(FETCH_ROWS):
+                yield batch
 
     def advance(self, lsn: str) -> None:
         self.conn.execute(sa.text("SELECT pg_replication_slot_advance(:s, CAST(:l AS pg_lsn))"), {"s": self.slot, "l": lsn})

@@ -290,6 +290,11 @@ class ChangeLines:
             self._seq += 1
             rows.append(f"{self._seq}\t{row_op}\t{lsn}\t{values}\t{unchanged}\n")
 
+    def take(self, table: tuple[str, str]) -> list[str]:
+        """The rows collected for `table` so far, which start again from none."""
+        rows, self.rows[table] = self.rows[table], []
+        return rows
+
     def _learn(self, data: str, lsn: str) -> tuple[tuple[tuple[str, str] | None, str], int]:
         header = _HEADER.match(data)
         if header is None:

@@ -13,6 +13,11 @@ at its start, a sequence value taken before a faster writer's). Both cursor kind
   ended (the source snapshot's xmin passes the xmax recorded then); only then is it a rollback.
   No time is involved, so writers committing out of order lose nothing.
 
+A poll first asks whether any write has committed on the source's server since the last poll
+read it (`source_unchanged`); if none has, it reads nothing, so an idle poll costs two short
+queries however large the tables (re-reading the lookback window is a full scan of a source
+that has no index on its cursor column).
+
 Hard deletes are invisible to a cursor: the nightly key comparison finds them. The position
 (JSON) commits in the same warehouse transaction as the rows it covers.
 """
@@ -23,6 +28,7 @@ import time
 from psycopg import sql
 
 from resources.capture.state import ensure_state_table, read_position, store_position
+from resources.databases import same_server
 from resources.merge import ChangeMerge
 from resources.sources import SourceDatabase, check_schema
 from resources.warehouse import Warehouse, ensure_landing_table, record_history
@@ -109,14 +115,65 @@ def _land_cursorless_tables(warehouse: Warehouse, source: SourceDatabase, tables
     return counts
 
 
+#: The stream whose position is the source snapshot the last cursor poll read (see `source_unchanged`).
+SNAPSHOT_STREAM = "cursor:snapshot"
+
+
+def _snapshot_parts(snapshot: str) -> tuple[int, frozenset[int]]:
+    """'xmin:xmax:xip,…' → (xmax, xids running below xmax)."""
+    _, xmax, xip = snapshot.split(":")
+    return int(xmax), frozenset(int(x) for x in xip.split(",") if x)
+
+
+def _finished_since(then: str, now: str) -> frozenset[int] | None:
+    """The transactions that ended between two snapshots of one server (None: too many to list).
+
+    A snapshot's xmax is one past the newest ended transaction, and it lists the ones running
+    below that; so a transaction ended in between if it was listed then and is not now, or if
+    it lies in [then's xmax, now's xmax) and is not listed now."""
+    (then_xmax, then_running), (now_xmax, now_running) = _snapshot_parts(then), _snapshot_parts(now)
+    if not 0 <= now_xmax - then_xmax <= 1000:
+        return None
+    return (then_running - now_running) | frozenset(range(then_xmax, now_xmax)) - now_running
+
+
+def source_unchanged(warehouse: Warehouse, source: SourceDatabase) -> bool:
+    """Whether no transaction has ended on the source's server since the last cursor poll read
+    it: then nothing committed since, and a poll would read exactly what that one read.
+
+    Exact, and two short queries at any table size, where a poll re-reads its lookback window
+    (a full scan of a source without an index on the cursor column). The one transaction allowed
+    to have ended is the warehouse transaction that stored the snapshot, when the warehouse
+    shares the source's server.
+    """
+    with warehouse.engine().connect() as wh:
+        if not wh.exec_driver_sql("SELECT to_regclass('ops.capture_state') IS NOT NULL").scalar():
+            return False
+        stored = wh.exec_driver_sql(
+            "SELECT position FROM ops.capture_state WHERE source_system = %(s)s AND stream = %(t)s",
+            {"s": source.system, "t": SNAPSHOT_STREAM},
+        ).scalar()
+    if not stored:
+        return False
+    with source.engine().connect() as src:
+        now = src.exec_driver_sql("SELECT pg_current_snapshot()::text").scalar_one()
+    state = json.loads(stored)
+    finished = _finished_since(state["snapshot"], now)
+    own = {int(state["own"])} if state.get("own") else set()
+    return finished is not None and finished <= own
+
+
 def poll_cursor(warehouse: Warehouse, source: SourceDatabase, tables: list[SourceTable]) -> PollResult:
     started = time.perf_counter()
     result = PollResult(source.system, "cursor", None)
+    if source_unchanged(warehouse, source):
+        result.seconds = time.perf_counter() - started
+        return result
     result.counts.update(_land_cursorless_tables(warehouse, source, tables))
     with source.snapshot() as src, warehouse.engine().begin() as wh:
         src_cursor = src.connection.driver_connection.cursor()
-        xmin, xmax = src_cursor.execute(
-            "SELECT pg_snapshot_xmin(s)::text::bigint, pg_snapshot_xmax(s)::text::bigint "
+        xmin, xmax, snapshot = src_cursor.execute(
+            "SELECT pg_snapshot_xmin(s)::text::bigint, pg_snapshot_xmax(s)::text::bigint, s::text "
             "FROM pg_current_snapshot() s"
         ).fetchone()
         oldest_writer = src_cursor.execute(
@@ -154,6 +211,9 @@ def poll_cursor(warehouse: Warehouse, source: SourceDatabase, tables: list[Sourc
             result.counts[table.name] = counts
             result.changes += counts.written
             result.transactions += rows
+        shared = same_server(source.engine().url, warehouse.engine().url)
+        own = cursor.execute("SELECT pg_current_xact_id()::text").fetchone()[0] if shared else None
+        store_position(cursor, source.system, SNAPSHOT_STREAM, json.dumps({"snapshot": snapshot, "own": own}), 0)
         result.position = f"snapshot xmin {xmin}"
     result.seconds = time.perf_counter() - started
     return result

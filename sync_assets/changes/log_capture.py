@@ -7,10 +7,13 @@ is exact whichever side saw a row first.
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from resources.capture.log_reader import LogReader, Transaction, lsn_value
+from resources.capture.log_reader import LogReader, lsn_value
 from resources.capture.test_decoding import ChangeLines
 from resources.capture.state import ensure_state_table, read_position, store_position
 from resources.merge import MergeCounts
@@ -45,13 +48,84 @@ class PollResult:
         self.lag_bytes, self.seconds, self.caught_up = later.lag_bytes, self.seconds + later.seconds, later.caught_up
 
 
-def _copy_rows(transactions: list[Transaction], tables: dict[tuple[str, str], SourceTable]) -> dict[tuple[str, str], list[str]]:
-    """The captured tables' changes as COPY text rows for Warehouse.apply_changes, in commit order."""
-    lines = ChangeLines({key: table.column_names for key, table in tables.items()})
-    for transaction in transactions:
-        for lsn, data in transaction.changes:
-            lines.add(data, lsn)
-    return lines.rows
+#: Rows of one table parsed before they are applied, while the next ones are read and parsed.
+CHUNK_ROWS = 25_000
+
+
+@dataclass
+class _Read:
+    """What the reading thread saw: rows read (BEGIN and COMMIT lines too), transactions, last commit."""
+
+    rows: int = 0
+    transactions: int = 0
+    last_commit: str | None = None
+
+
+class _ChangeStream:
+    """Reads and parses the slot's changes in a thread, handing over chunks of one table's COPY rows.
+
+    Parsing (this process) and applying (the warehouse server) then overlap instead of taking
+    turns. Decoding cannot join in: the source server runs `pg_logical_slot_peek_changes` to the
+    end before it sends the first row. Chunks of a table come in commit order and are all applied
+    in the poll's one warehouse transaction, so the result is that of applying them at once.
+    The queue is short, so memory stays at a few chunks whatever the poll's size.
+    """
+
+    def __init__(self, reader: LogReader, end: str, max_changes: int, tables: dict[tuple[str, str], SourceTable]):
+        self.read = _Read()
+        self._queue: queue.Queue = queue.Queue(maxsize=4)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, args=(reader, end, max_changes, tables), name="waybill-peek", daemon=True
+        )
+
+    def __enter__(self) -> _ChangeStream:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()  # the applying side failed: the reader must not wait on a full queue forever
+        self._thread.join()
+
+    def chunks(self) -> Iterator[tuple[tuple[str, str], list[str]]]:
+        """(table, COPY rows) chunks until the slot is read; re-raises the reader's error."""
+        while (item := self._queue.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def _put(self, item) -> None:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def _run(self, reader: LogReader, end: str, max_changes: int, tables: dict[tuple[str, str], SourceTable]) -> None:
+        try:
+            lines = ChangeLines({key: table.column_names for key, table in tables.items()})
+            for batch in reader.peek(end, max_changes):
+                if self._stop.is_set():
+                    return
+                self.read.rows += len(batch)
+                for lsn, data in batch:
+                    if data.startswith("BEGIN"):
+                        continue
+                    if data.startswith("COMMIT"):
+                        self.read.transactions += 1
+                        self.read.last_commit = lsn
+                    else:
+                        lines.add(data, lsn)
+                for key, rows in lines.rows.items():
+                    if len(rows) >= CHUNK_ROWS:
+                        self._put((key, lines.take(key)))
+            for key, rows in lines.rows.items():
+                if rows:
+                    self._put((key, lines.take(key)))
+            self._put(None)
+        except BaseException as error:  # handed to the applying thread, which raises it
+            self._put(error)
 
 
 #: (system, warehouse URL) whose initial snapshot this process has seen stored: asked once, so
@@ -117,25 +191,31 @@ def poll_log(warehouse: Warehouse, source: SourceDatabase, tables: list[SourceTa
             ensure_state_table(cursor)
             stored = read_position(cursor, system, stream, lock=True)
             reader.wait_until_free()
+            confirmed = reader.confirmed_lsn()
+            if stored and (confirmed is None or lsn_value(stored) > lsn_value(confirmed)):
+                # A poll died after the warehouse committed and before the slot moved: the
+                # warehouse holds those changes, so the slot skips them now.
+                reader.advance(stored)
             end = reader.current_lsn()
-            transactions, read = reader.peek(end, max_changes, stored)
-            result.transactions = len(transactions)
-            last_commit = transactions[-1].commit_lsn if transactions else None
-            rows = _copy_rows(transactions, by_name)
-            for key, table_rows in rows.items():
-                if not table_rows:
-                    continue
-                table = by_name[key]
-                check_schema(src, table)
-                result.counts[table.name] = Warehouse.apply_changes(cursor, table, table_rows)
-                result.changes += len(table_rows)
-            result.position = last_commit or stored
-            if last_commit:
-                store_position(cursor, system, stream, last_commit, result.changes)
+            checked: set[str] = set()
+            with _ChangeStream(reader, end, max_changes, by_name) as changes:
+                for key, table_rows in changes.chunks():
+                    table = by_name[key]
+                    if table.name not in checked:
+                        check_schema(src, table)
+                        checked.add(table.name)
+                    counts = Warehouse.apply_changes(cursor, table, table_rows)
+                    result.counts[table.name] = result.counts.get(table.name, MergeCounts(0, 0, 0)) + counts
+                    result.changes += len(table_rows)
+            read = changes.read
+            result.transactions = read.transactions
+            result.position = read.last_commit or stored
+            if read.last_commit:
+                store_position(cursor, system, stream, read.last_commit, result.changes)
         # The warehouse has committed: only now may the slot forget these changes. When the poll
         # read everything up to `end`, the slot moves to `end` even if nothing there was ours, so
         # the next poll does not decode other databases' WAL again (what keeps idle polls cheap).
-        result.caught_up = read < max_changes
+        result.caught_up = read.rows < max_changes
         target = end if result.caught_up else result.position
         confirmed = reader.confirmed_lsn()
         if target and (confirmed is None or lsn_value(target) > lsn_value(confirmed)):

@@ -1,8 +1,8 @@
 """The change sensor's cheap question: does any source have changes Waybill has not captured yet?
 
 Answered without reading the changes: a log source peeks one change from its slot (an idle poll
-decodes nothing new); a cursor source asks each cursor table for one row past its stored
-position. The answer doubles as the run key, so the same pending changes never start two runs.
+decodes nothing new); a cursor source first asks whether anything committed on its server since
+the last poll read it, and only then each cursor table for one row past its stored position. The answer doubles as the run key, so the same pending changes never start two runs.
 """
 
 import json
@@ -14,6 +14,7 @@ from resources.capture.log_reader import LogReader
 from resources.capture.state import STATE_DDL
 from resources.sources import SourceDatabase
 from resources.warehouse import Warehouse
+from sync_assets.changes.cursor_capture import source_unchanged
 from sync_assets.mappings import tables_of
 
 
@@ -40,6 +41,8 @@ def pending_log(source: SourceDatabase) -> str | None:
 
 
 def pending_cursor(warehouse: Warehouse, source: SourceDatabase) -> str | None:
+    if source_unchanged(warehouse, source):
+        return None
     stored = _stored_positions(warehouse, source.system)
     with source.snapshot() as conn:
         for table in tables_of(source.system):

@@ -122,11 +122,19 @@ def collect(cursor) -> object:
         shipments = " UNION ALL ".join(f"({c.query})" for c in usable if not c.everything)
         everything = " OR ".join(f"EXISTS ({c.query})" for c in usable if c.everything) or "false"
         cursor.execute(
-            "INSERT INTO ops.pending_shipments (shipment_id) "
+            "CREATE TEMP TABLE changed_shipments ON COMMIT DROP AS "
             f"SELECT DISTINCT shipment_id FROM ({shipments}) changed (shipment_id) WHERE shipment_id IS NOT NULL "
             f"UNION ALL SELECT NULL WHERE {everything}",
             {"since": since[0]},
         )
+        # So many changed shipments that every table would recompute all of them anyway: one
+        # "everything" entry instead of logging each (100 k rows written, read and deleted again).
+        many = _mostly_everything(cursor, cursor.rowcount)
+        cursor.execute(
+            "INSERT INTO ops.pending_shipments (shipment_id) "
+            + ("VALUES (NULL)" if many else "SELECT shipment_id FROM changed_shipments")
+        )
+        cursor.execute("DROP TABLE changed_shipments")
     return cursor.execute(
         "INSERT INTO ops.scope_horizon (horizon) VALUES (pg_snapshot_xmin(pg_current_snapshot())) "
         "ON CONFLICT (one) DO UPDATE SET horizon = EXCLUDED.horizon RETURNING horizon"
