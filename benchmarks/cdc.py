@@ -2,9 +2,11 @@
 
 In one process run, on one server:
   raw slot drain   `count(*)` over pg_logical_slot_peek_changes for N committed changes
-                   (decoding only: the physical limit of test_decoding);
+                   (decoding only: the physical limit of the output plugin);
   log capture      Waybill's log poll of the same N changes into landing (peek, parse, COPY,
-                   merge, position, slot advance), then with the canonical shipments rebuild;
+                   merge, position, slot advance), then with the canonical shipments refresh;
+                   once per output plugin the server loads (test_decoding always; wal2json where
+                   installed and allowed, e.g. the machine's server as .ci/run sets it up);
   cursor capture   the same N changes by cursor poll into landing;
   idle poll        a poll with nothing new, log and cursor mode, with 10 k and 1 M rows in the
                    source table (median of 20), after a checkpoint (steady state). A cursor poll
@@ -16,7 +18,7 @@ Targets: >= 100,000 changes/s applied; idle poll < 5 ms at any table size.
 
 Usage: .venv/bin/python benchmarks/cdc.py [--changes 100000] [--big 1000000]
 Runs on the embedded PostgreSQL unless WAYBILL_BENCH_PG_URL names an admin URL (the server
-needs wal_level = logical).
+needs wal_level = logical), e.g. postgresql://postgres@127.0.0.1:5432/postgres.
 """
 
 import argparse
@@ -32,11 +34,13 @@ import psycopg
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.batch_load import admin_url, create_database, drop_database  # noqa: E402
+from resources.capture import log_reader  # noqa: E402
 from resources.capture.log_reader import slot_name  # noqa: E402
 from resources.databases import dispose_engines  # noqa: E402
 from resources.sources import SourceDatabase  # noqa: E402
 from resources.warehouse import Warehouse  # noqa: E402
 from sync_assets.changes.poll import poll_source  # noqa: E402
+from sync_assets.mappings import tables_of  # noqa: E402
 from sync_assets.shipments.canonical import SHIPMENTS  # noqa: E402
 
 DDL = Path(__file__).resolve().parent.parent / "sync_assets" / "sandbox" / "ddl" / "erp.sql"
@@ -45,6 +49,35 @@ INSERT_ORDERS = (
     "'OPEN', %(at)s::timestamptz + g * interval '1 second', %(at)s::timestamptz + g * interval '1 second' "
     "FROM generate_series(%(first)s::int, %(last)s::int) g"
 )
+
+
+DROP_SLOTS = "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = current_database()"
+
+
+def usable_decoders(url: str) -> list[str]:
+    """The output plugins the source server will load (a temporary slot each), in Waybill's order."""
+    usable = []
+    with psycopg.connect(url, autocommit=True) as conn:
+        for plugin in log_reader.PREFERENCE:
+            try:
+                conn.execute("SELECT pg_create_logical_replication_slot(%s, %s, true)", (f"bench_probe_{plugin}", plugin))
+                usable.append(plugin)
+            except psycopg.Error:
+                pass
+    return usable
+
+
+def raw_drain(conn: psycopg.Connection, plugin: str) -> tuple[int, float]:
+    """(changes, seconds) to decode the slot's pending changes with the options the capture uses."""
+    decoder = log_reader.DECODERS[plugin]
+    options = list(decoder.options([("public", t.table) for t in tables_of("erp")], True))
+    started = time.perf_counter()
+    drained = conn.execute(
+        "SELECT count(*) FROM pg_logical_slot_peek_changes(%s, NULL, NULL, VARIADIC %s::text[]) "
+        "WHERE NOT starts_with(data, %s) AND NOT starts_with(data, %s)",
+        (slot_name("erp", conn.info.dbname), options, decoder.begin, decoder.commit),
+    ).fetchone()[0]
+    return drained, time.perf_counter() - started
 
 
 def timed(fn) -> float:
@@ -76,36 +109,37 @@ def main() -> None:
             conn.execute(DDL.read_text())
             conn.execute(INSERT_ORDERS, {"at": "2026-10-01", "first": 1, "last": 10_000})
 
-        for mode in ("log", "cursor"):
+        rounds = [("log", plugin) for plugin in usable_decoders(urls["erp"])] + [("cursor", None)]
+        for index, (mode, plugin) in enumerate(rounds):
             set_mode(mode)
+            if plugin:
+                with psycopg.connect(urls["erp"], autocommit=True) as conn:
+                    conn.execute(DROP_SLOTS)
+                log_reader.PREFERENCE = (plugin,)
             poll_source(warehouse, source)  # first poll: slot / cursor start + initial copy
             updates = args.changes // 10  # a tenth updates of existing orders, the rest new orders
-            first_new = 1_000_001 if mode == "log" else 2_000_001
-            later = "2027-01-01" if mode == "log" else "2028-01-01"  # past every cursor so far
+            first_new = 1_000_001 + index * 1_000_000
+            later = f"{2027 + index}-01-01"  # past every cursor so far
+            label = f"{mode} capture ({plugin})" if plugin else f"{mode} capture"
             with psycopg.connect(urls["erp"], autocommit=True) as conn:
                 conn.execute(
                     "UPDATE sales_orders SET status = %s, updated_at = %s::timestamptz + "
                     "substr(order_id, 4)::int * interval '1 second' WHERE order_id <= %s",
-                    ("RELEASED" if mode == "log" else "SHIPPED", later, f"SO-{updates:07d}"),
+                    (("RELEASED", "SHIPPED", "CLOSED")[index % 3], later, f"SO-{updates:07d}"),
                 )
                 conn.execute(INSERT_ORDERS, {"at": later, "first": first_new, "last": first_new + args.changes - updates - 1})
-                if mode == "log":
-                    started = time.perf_counter()
-                    drained = conn.execute(
-                        "SELECT count(*) FROM pg_logical_slot_peek_changes(%s, NULL, NULL) WHERE data LIKE 'table %%'",
-                        (slot_name("erp", conn.info.dbname),),
-                    ).fetchone()[0]
-                    seconds = time.perf_counter() - started
-                    figures.append(("raw slot drain (test_decoding)", drained / seconds, f"{drained:,} changes in {seconds:.2f}s"))
+                if plugin:
+                    drained, seconds = raw_drain(conn, plugin)
+                    figures.append((f"raw slot drain ({plugin})", drained / seconds, f"{drained:,} changes in {seconds:.2f}s"))
             result = poll_source(warehouse, source)
-            figures.append((f"{mode} capture into landing", result.changes / result.seconds, f"{result.changes:,} changes in {result.seconds:.2f}s"))
+            figures.append((f"{label} into landing", result.changes / result.seconds, f"{result.changes:,} changes in {result.seconds:.2f}s"))
 
             def canonical() -> None:
                 SHIPMENTS.refresh(warehouse.engine())
 
             canonical_seconds = timed(canonical)
             total = result.seconds + canonical_seconds
-            figures.append((f"{mode} capture + canonical shipments", result.changes / total, f"canonical rebuild {canonical_seconds:.2f}s"))
+            figures.append((f"{label} + canonical shipments", result.changes / total, f"canonical rebuild {canonical_seconds:.2f}s"))
 
         for rows in (10_000, args.big):
             with psycopg.connect(urls["erp"], autocommit=True) as conn:
@@ -127,15 +161,15 @@ def main() -> None:
                 median_ms = statistics.median(samples) * 1000
                 figures.append((f"idle poll, {mode}, {max(rows, have):,} rows", median_ms, "ms (median of 20)"))
 
-        print(f"\n{'measure':<44}{'value':>14}  detail")
+        print(f"\n{'measure':<50}{'value':>14}  detail")
         for name, value, detail in figures:
             unit = "" if "idle" in name else " /s"
-            print(f"{name:<44}{value:>14,.1f}{unit}  {detail}")
+            print(f"{name:<50}{value:>14,.1f}{unit}  {detail}")
         print("\ntargets: >= 100,000 changes/s applied; idle poll < 5 ms at any table size")
     finally:
         dispose_engines()
         with psycopg.connect(urls["erp"], autocommit=True) as conn:
-            conn.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = current_database()")
+            conn.execute(DROP_SLOTS)
         for name in names.values():
             drop_database(admin, name)
 

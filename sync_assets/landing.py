@@ -79,7 +79,7 @@ def _poll_result(key: dg.AssetKey, table: SourceTable, poll) -> dg.MaterializeRe
         asset_key=key,
         metadata={
             **counts_metadata(counts.inserted, counts.updated, counts.deleted, None, poll.seconds),
-            "capture_mode": dg.MetadataValue.text(poll.mode),
+            "capture_mode": dg.MetadataValue.text(f"{poll.mode} ({poll.decoder})" if poll.decoder else poll.mode),
             "capture_position": dg.MetadataValue.text(poll.position or ""),
             "lag_bytes": dg.MetadataValue.int(poll.lag_bytes),
         },

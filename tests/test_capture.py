@@ -8,10 +8,13 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from pathlib import Path
 
 import psycopg
 import pytest
+import sqlalchemy as sa
+from psycopg import sql
 
 from conftest import query, run_sql
 from resources.capture import log_reader
@@ -284,4 +287,20 @@ def test_the_nightly_catch_up_takes_every_waiting_change_a_single_poll_does_not(
     rest = catch_up(warehouse, erp, max_changes=10)
     assert rest.caught_up and one.changes + rest.changes == 25
     assert len(landing(landscape, "raw_erp_sales_orders", "order_id, status")) == 30
+
+
+def test_auto_mode_is_log_where_the_role_may_replicate_and_cursor_where_it_may_not(landscape_env, monkeypatch):
+    """'auto' must not choose log capture where the slot could never be created (a stock server,
+    or, as here, a role without the replication privilege)."""
+    monkeypatch.setenv("WAYBILL_CAPTURE_ERP", "auto")
+    url = sa.engine.make_url(landscape_env["erp"])
+    assert SourceDatabase(system="erp", url=url.render_as_string(hide_password=False)).capture_mode() == "log"
+    role = f"reader_{uuid.uuid4().hex[:8]}"
+    run_sql(landscape_env["erp"], sql.SQL("CREATE ROLE {} LOGIN NOSUPERUSER NOREPLICATION").format(sql.Identifier(role)))
+    try:
+        reader = url.set(username=role).render_as_string(hide_password=False)
+        assert SourceDatabase(system="erp", url=reader).capture_mode() == "cursor"
+    finally:
+        dispose_engines()
+        run_sql(landscape_env["erp"], sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
 

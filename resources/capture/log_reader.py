@@ -13,16 +13,37 @@ The slot sees hard deletes and writes that skip `updated_at`, which no cursor ca
 import hashlib
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from resources.capture import test_decoding, wal2json
+from resources.capture.test_decoding import ChangeLines
+from resources.capture.wal2json import Wal2JsonLines
 from resources.settings import WaybillError
 
-PLUGIN = "test_decoding"
-#: Only what the capture reads: no xids or commit times, no empty transactions.
-PEEK_OPTIONS = ("include-xids", "0", "skip-empty-xacts", "1")
 FETCH_ROWS = 10_000  # rows per round trip of the peek's server-side cursor
+
+
+@dataclass(frozen=True)
+class Decoder:
+    """An output plugin as the capture uses it: how its begin and commit rows start, its peek
+    options for the captured tables (with or without those rows), and its parser."""
+
+    plugin: str
+    begin: str
+    commit: str
+    options: Callable[[Sequence[tuple[str, str]], bool], tuple[str, ...]]
+    lines: Callable[[dict[tuple[str, str], Sequence[str]]], ChangeLines | Wal2JsonLines]
+
+
+DECODERS = {
+    wal2json.PLUGIN: Decoder(wal2json.PLUGIN, '{"action":"B"', '{"action":"C"', wal2json.peek_options, Wal2JsonLines),
+    test_decoding.PLUGIN: Decoder(test_decoding.PLUGIN, "BEGIN", "COMMIT", test_decoding.peek_options, ChangeLines),
+}
+#: A new slot takes the first plugin the server will load: wal2json where installed (and allowed).
+PREFERENCE = (wal2json.PLUGIN, test_decoding.PLUGIN)
 
 
 def slot_name(system: str, database: str) -> str:
@@ -49,11 +70,13 @@ class LogReader:
     which server-side cursors need.
     """
 
-    def __init__(self, engine: sa.Engine, conn: sa.Connection, system: str):
+    def __init__(self, engine: sa.Engine, conn: sa.Connection, system: str, tables: Sequence[tuple[str, str]]):
         self.engine = engine
         self.conn = conn
         self.system = system
+        self.tables = tuple(tables)  # (schema, table) captured
         self.slot = slot_name(system, engine.url.database)
+        self.decoder = DECODERS[test_decoding.PLUGIN]  # the slot's own, once state() or create_slot() has seen it
 
     def create_slot(self) -> str:
         wal_level = self.conn.execute(sa.text("SHOW wal_level")).scalar_one()
@@ -62,9 +85,18 @@ class LogReader:
                 f"{self.system}: log-based capture needs wal_level = logical on the source server (it is {wal_level}); "
                 f"set it or choose capture mode 'cursor' for {self.system}"
             )
-        return self.conn.execute(
-            sa.text("SELECT lsn::text FROM pg_create_logical_replication_slot(:s, :p)"), {"s": self.slot, "p": PLUGIN}
-        ).scalar_one()
+        refusals = []
+        for plugin in PREFERENCE:
+            try:
+                created = self.conn.execute(
+                    sa.text("SELECT lsn::text FROM pg_create_logical_replication_slot(:s, :p)"), {"s": self.slot, "p": plugin}
+                ).scalar_one()
+            except sa.exc.DBAPIError as error:  # not installed, or not allowed (output_plugin_libraries)
+                refusals.append(f"{plugin}: {str(error.orig).strip().splitlines()[0]}")
+                continue
+            self.decoder = DECODERS[plugin]
+            return created
+        raise WaybillError(f"{self.system}: no logical decoding plugin could be loaded ({'; '.join(refusals)})")
 
     def drop_slot(self) -> None:
         """Drop this system's slot (waits while another poller holds it)."""
@@ -75,11 +107,14 @@ class LogReader:
         """(slot exists, active backend pid, current WAL position, confirmed position) in one round trip."""
         row = self.conn.execute(
             sa.text(
-                "SELECT s.active_pid, pg_current_wal_lsn()::text, s.confirmed_flush_lsn::text FROM (SELECT 1) one "
+                "SELECT s.active_pid, pg_current_wal_lsn()::text, s.confirmed_flush_lsn::text, s.plugin "
+                "FROM (SELECT 1) one "
                 "LEFT JOIN pg_replication_slots s ON s.slot_name = :s AND s.database = current_database()"
             ),
             {"s": self.slot},
         ).one()
+        if row[3] in DECODERS:
+            self.decoder = DECODERS[row[3]]
         return row[2] is not None, row[0], row[1], row[2]
 
     def wait_until_free(self, timeout_s: float = 60.0) -> None:
@@ -96,15 +131,15 @@ class LogReader:
             time.sleep(0.1)
 
     def has_changes(self, upto_lsn: str) -> bool:
-        """The idle test: does any transaction of this database commit before `upto_lsn`?
+        """The idle test: does any transaction of this database commit a change to a captured
+        table (wal2json filters them; test_decoding sees every table) before `upto_lsn`?
         Decodes at most one transaction, so an idle poll costs one short query."""
         return (
             self.conn.execute(
                 sa.text(
-                    "SELECT 1 FROM pg_logical_slot_peek_changes(:s, CAST(:upto AS pg_lsn), 1, "
-                    "'skip-empty-xacts', '1') LIMIT 1"
+                    "SELECT 1 FROM pg_logical_slot_peek_changes(:s, CAST(:upto AS pg_lsn), 1, VARIADIC CAST(:o AS text[])) LIMIT 1"
                 ),
-                {"s": self.slot, "upto": upto_lsn},
+                {"s": self.slot, "upto": upto_lsn, "o": list(self.decoder.options(self.tables, False))},
             ).first()
             is not None
         )
@@ -114,22 +149,18 @@ class LogReader:
 
     def peek(self, upto_lsn: str, max_rows: int) -> Iterator[list[tuple[str, str]]]:
         """The pending changes committed before `upto_lsn`, oldest first, as batches of
-        (lsn, test_decoding line) rows, BEGIN and COMMIT lines included.
+        (lsn, plugin output) rows, begin and commit rows included.
 
         `max_rows` bounds one poll; PostgreSQL stops only at a transaction boundary, so a single
         larger transaction still comes whole. Fewer rows read than `max_rows` means the poll
-        reached `upto_lsn`. The lines stay text for the caller's parser (resources/capture/
-        test_decoding.py); they are fetched with psycopg directly, as SQLAlchemy's per-row result
+        reached `upto_lsn`. The rows stay text for the decoder's parser; they are fetched with psycopg directly, as SQLAlchemy's per-row result
         handling cost more than the parsing.
         """
-        query = (
-            "SELECT lsn::text, data FROM pg_logical_slot_peek_changes(%s, %s::pg_lsn, %s, "
-            + ", ".join(f"'{o}'" for o in PEEK_OPTIONS)
-            + ")"
-        )
+        query = "SELECT lsn::text, data FROM pg_logical_slot_peek_changes(%s, %s::pg_lsn, %s, VARIADIC %s::text[])"
+        options = list(self.decoder.options(self.tables, True))
         with self.engine.connect() as conn, conn.begin():
             cursor = conn.connection.driver_connection.cursor(name="waybill_peek")
-            cursor.execute(query, (self.slot, upto_lsn, max_rows))
+            cursor.execute(query, (self.slot, upto_lsn, max_rows, options))
             while batch := cursor.fetchmany(FETCH_ROWS):
                 yield batch
 

@@ -38,11 +38,20 @@ _BARE_VALUE = r"(?:null|([^ ']+))"
 #: Characters COPY's text format escapes. Lines holding any go through the scan, which escapes
 #: value by value; the templates' output is only ever plain text.
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-_COPY_NULL = "\\N"
+COPY_NULL = "\\N"
 
 #: What test_decoding prints, bare, for a large (TOASTed) value an UPDATE did not change: the value
 #: is not in the WAL. The column keeps its current value (Warehouse.apply_changes fills it in).
 UNCHANGED_TOAST = "unchanged-toast-datum"
+
+
+PLUGIN = "test_decoding"
+
+
+def peek_options(tables: Sequence[tuple[str, str]], transactions: bool = True) -> tuple[str, ...]:
+    """Only what the capture reads: no xids, no transactions without changes. test_decoding
+    cannot filter tables, and always writes BEGIN and COMMIT (`tables`, `transactions` unused)."""
+    return ("include-xids", "0", "skip-empty-xacts", "1")
 
 
 class _Unchanged(str):
@@ -78,7 +87,7 @@ class Field:
 
 def copy_text(value: str | None) -> str:
     """A value in COPY's text format: NULL as \\N, backslash and control characters escaped."""
-    return _COPY_NULL if value is None else value.translate(_COPY_ESCAPES)
+    return COPY_NULL if value is None else value.translate(_COPY_ESCAPES)
 
 
 def _identifier(text: str) -> str:
@@ -208,9 +217,9 @@ class _Template:
         match = self.pattern.fullmatch(body)
         if match is None:
             return None
-        groups = match.groups(_COPY_NULL)
+        groups = match.groups(COPY_NULL)
         if not self.in_order:
-            groups = [_COPY_NULL if i is None else groups[i] for i in self.indices]
+            groups = [COPY_NULL if i is None else groups[i] for i in self.indices]
         return "\t".join(groups).replace("''", "'")
 
 
@@ -236,7 +245,7 @@ class TableRows:
             for template in self._templates.values():
                 values = template.copy_values(body)
                 if values is not None:
-                    return [(op, values, _COPY_NULL)]
+                    return [(op, values, COPY_NULL)]
         return self._scanned(op, body, lsn)
 
     def _scanned(self, op: str, body: str, lsn: str) -> list[tuple[str, str, str]]:
@@ -257,8 +266,8 @@ class TableRows:
     def _values(self, fields: list[Field]) -> tuple[str, str]:
         values = {f.name: f.value for f in fields}
         unchanged = [c for c in self.columns if isinstance(values.get(c), _Unchanged)]
-        text = "\t".join(_COPY_NULL if c in unchanged else copy_text(values.get(c)) for c in self.columns)
-        return text, ("{" + ",".join(unchanged) + "}") if unchanged else _COPY_NULL
+        text = "\t".join(COPY_NULL if c in unchanged else copy_text(values.get(c)) for c in self.columns)
+        return text, ("{" + ",".join(unchanged) + "}") if unchanged else COPY_NULL
 
 
 class ChangeLines:
@@ -289,11 +298,6 @@ class ChangeLines:
         for row_op, values, unchanged in self._tables[table].rows(op, data[end:], lsn):
             self._seq += 1
             rows.append(f"{self._seq}\t{row_op}\t{lsn}\t{values}\t{unchanged}\n")
-
-    def take(self, table: tuple[str, str]) -> list[str]:
-        """The rows collected for `table` so far, which start again from none."""
-        rows, self.rows[table] = self.rows[table], []
-        return rows
 
     def _learn(self, data: str, lsn: str) -> tuple[tuple[tuple[str, str] | None, str], int]:
         header = _HEADER.match(data)

@@ -7,14 +7,10 @@ is exact whichever side saw a row first.
 
 from __future__ import annotations
 
-import queue
-import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from resources.capture.log_reader import LogReader, lsn_value
-from resources.capture.test_decoding import ChangeLines
 from resources.capture.state import ensure_state_table, read_position, store_position
 from resources.merge import MergeCounts
 from resources.sources import SourceDatabase, check_schema
@@ -36,6 +32,7 @@ class PollResult:
     lag_bytes: int = 0
     seconds: float = 0.0
     caught_up: bool = True  # False: the poll stopped at its size limit with changes still waiting
+    decoder: str | None = None  # the slot's output plugin (log mode)
 
     def add(self, later: PollResult) -> None:
         """Fold a later poll of the same source into this one (a catch-up of several polls)."""
@@ -48,84 +45,35 @@ class PollResult:
         self.lag_bytes, self.seconds, self.caught_up = later.lag_bytes, self.seconds + later.seconds, later.caught_up
 
 
-#: Rows of one table parsed before they are applied, while the next ones are read and parsed.
-CHUNK_ROWS = 25_000
-
-
 @dataclass
 class _Read:
-    """What the reading thread saw: rows read (BEGIN and COMMIT lines too), transactions, last commit."""
+    """What a poll read from the slot: rows (BEGIN and COMMIT lines too), transactions, the last
+    commit's LSN, and the captured tables' changes as COPY rows (Warehouse.apply_changes)."""
 
     rows: int = 0
     transactions: int = 0
     last_commit: str | None = None
+    changes: dict[tuple[str, str], list[str]] = field(default_factory=dict)
 
 
-class _ChangeStream:
-    """Reads and parses the slot's changes in a thread, handing over chunks of one table's COPY rows.
+def _read_changes(reader: LogReader, end: str, max_changes: int, tables: dict[tuple[str, str], SourceTable]) -> _Read:
+    """Parse the slot's pending changes as they are fetched: only the COPY rows stay in memory.
 
-    Parsing (this process) and applying (the warehouse server) then overlap instead of taking
-    turns. Decoding cannot join in: the source server runs `pg_logical_slot_peek_changes` to the
-    end before it sends the first row. Chunks of a table come in commit order and are all applied
-    in the poll's one warehouse transaction, so the result is that of applying them at once.
-    The queue is short, so memory stays at a few chunks whatever the poll's size.
-    """
-
-    def __init__(self, reader: LogReader, end: str, max_changes: int, tables: dict[tuple[str, str], SourceTable]):
-        self.read = _Read()
-        self._queue: queue.Queue = queue.Queue(maxsize=4)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=self._run, args=(reader, end, max_changes, tables), name="waybill-peek", daemon=True
-        )
-
-    def __enter__(self) -> _ChangeStream:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()  # the applying side failed: the reader must not wait on a full queue forever
-        self._thread.join()
-
-    def chunks(self) -> Iterator[tuple[tuple[str, str], list[str]]]:
-        """(table, COPY rows) chunks until the slot is read; re-raises the reader's error."""
-        while (item := self._queue.get()) is not None:
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-
-    def _put(self, item) -> None:
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.1)
-                return
-            except queue.Full:
-                continue
-
-    def _run(self, reader: LogReader, end: str, max_changes: int, tables: dict[tuple[str, str], SourceTable]) -> None:
-        try:
-            lines = ChangeLines({key: table.column_names for key, table in tables.items()})
-            for batch in reader.peek(end, max_changes):
-                if self._stop.is_set():
-                    return
-                self.read.rows += len(batch)
-                for lsn, data in batch:
-                    if data.startswith("BEGIN"):
-                        continue
-                    if data.startswith("COMMIT"):
-                        self.read.transactions += 1
-                        self.read.last_commit = lsn
-                    else:
-                        lines.add(data, lsn)
-                for key, rows in lines.rows.items():
-                    if len(rows) >= CHUNK_ROWS:
-                        self._put((key, lines.take(key)))
-            for key, rows in lines.rows.items():
-                if rows:
-                    self._put((key, lines.take(key)))
-            self._put(None)
-        except BaseException as error:  # handed to the applying thread, which raises it
-            self._put(error)
+    (Parsing in a thread while the warehouse applies earlier chunks was tried: it was no faster,
+    as applying in chunks cost the warehouse more than the overlap saved.)"""
+    read = _Read()
+    decoder = reader.decoder
+    lines = decoder.lines({key: table.column_names for key, table in tables.items()})
+    for batch in reader.peek(end, max_changes):
+        read.rows += len(batch)
+        for lsn, data in batch:
+            if data.startswith(decoder.commit):
+                read.transactions += 1
+                read.last_commit = lsn
+            elif not data.startswith(decoder.begin):
+                lines.add(data, lsn)
+    read.changes = lines.rows
+    return read
 
 
 #: (system, warehouse URL) whose initial snapshot this process has seen stored: asked once, so
@@ -153,9 +101,10 @@ def poll_log(warehouse: Warehouse, source: SourceDatabase, tables: list[SourceTa
     stream = f"slot:{system}"
     engine = source.engine()
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as src:
-        reader = LogReader(engine, src, system)
+        reader = LogReader(engine, src, system, by_name)
         result = PollResult(system, "log", None)
         exists, active_pid, end, confirmed = reader.state()
+        result.decoder = reader.decoder.plugin
         if exists and not _snapshot_completed(warehouse, system, stream):
             # A poll died between creating the slot and storing the position its snapshot
             # covers: the landing copy may be partial, so start again with a new slot.
@@ -170,6 +119,7 @@ def poll_log(warehouse: Warehouse, source: SourceDatabase, tables: list[SourceTa
             return result
         if not exists:
             created_at = reader.create_slot()
+            result.decoder = reader.decoder.plugin
             # No slot means a new history (a rebuilt source, another server): value histories
             # from before cannot be trusted against it, so they restart from this snapshot.
             with warehouse.engine().begin() as wh:
@@ -197,17 +147,13 @@ def poll_log(warehouse: Warehouse, source: SourceDatabase, tables: list[SourceTa
                 # warehouse holds those changes, so the slot skips them now.
                 reader.advance(stored)
             end = reader.current_lsn()
-            checked: set[str] = set()
-            with _ChangeStream(reader, end, max_changes, by_name) as changes:
-                for key, table_rows in changes.chunks():
+            read = _read_changes(reader, end, max_changes, by_name)
+            for key, table_rows in read.changes.items():
+                if table_rows:
                     table = by_name[key]
-                    if table.name not in checked:
-                        check_schema(src, table)
-                        checked.add(table.name)
-                    counts = Warehouse.apply_changes(cursor, table, table_rows)
-                    result.counts[table.name] = result.counts.get(table.name, MergeCounts(0, 0, 0)) + counts
+                    check_schema(src, table)
+                    result.counts[table.name] = Warehouse.apply_changes(cursor, table, table_rows)
                     result.changes += len(table_rows)
-            read = changes.read
             result.transactions = read.transactions
             result.position = read.last_commit or stored
             if read.last_commit:

@@ -31,7 +31,7 @@ def pending_log(source: SourceDatabase) -> str | None:
     """The same two questions the log poll's idle path asks: is there a slot, and anything in it?"""
     engine = source.engine()
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        reader = LogReader(engine, conn, source.system)
+        reader = LogReader(engine, conn, source.system, [("public", t.table) for t in tables_of(source.system)])
         exists, _active_pid, end, confirmed = reader.state()
         if not exists:
             return "initial"

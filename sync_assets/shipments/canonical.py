@@ -58,17 +58,17 @@ SHIPMENTS = CanonicalTable(
         correlation_id text
     """,
     select="""
-        SELECT DISTINCT ON (canonical.shipment_id(order_id))
-               canonical.shipment_id(order_id), upper(btrim(customer_id)), upper(btrim(ship_from)),
+        SELECT order_id, upper(btrim(customer_id)), upper(btrim(ship_from)),
                upper(btrim(ship_to)), requested_delivery, upper(btrim(status)), created_at, updated_at,
-               canonical.correlation_id(canonical.shipment_id(order_id))
-        FROM landing.raw_erp_sales_orders WHERE _operation <> 'delete' AND IN_SCOPE[canonical.shipment_id(order_id)]
-        ORDER BY canonical.shipment_id(order_id), updated_at DESC
+               canonical.correlation_id(order_id)
+        FROM landing.raw_erp_sales_orders WHERE _operation <> 'delete' AND IN_SCOPE[order_id]
     """,
     landing=("raw_erp_sales_orders",),
     scope_inputs=(),
-    indexes=(("landing", "raw_erp_sales_orders", "canonical.shipment_id(order_id)"),),
-    description="One shipment per ERP sales order (the canonical shipment id is the ERP order_id).",
+    description=(
+        "One shipment per ERP sales order: the canonical shipment id is the ERP order_id as it is "
+        "(LANDSCAPE §5), so the orders' own key finds a shipment's order."
+    ),
 )
 
 LOADS = CanonicalTable(
@@ -215,10 +215,9 @@ MILESTONES = CanonicalTable(
             (SELECT shipment_id, 'ORDERED' AS milestone, created_at AS occurred_at, 'erp' AS source,
                    'erp:sales_orders:' || shipment_id AS source_ref FROM canonical.shipments WHERE IN_SCOPE[shipment_id])
             UNION ALL
-            (SELECT canonical.shipment_id(order_id), 'RELEASED', min(first_updated_at), 'erp',
-                   'erp:sales_orders:' || canonical.shipment_id(order_id)
+            (SELECT order_id, 'RELEASED', min(first_updated_at), 'erp', 'erp:sales_orders:' || order_id
             FROM landing.raw_erp_sales_orders_history
-            WHERE upper(status) = 'RELEASED' AND IN_SCOPE[canonical.shipment_id(order_id)]
+            WHERE upper(status) = 'RELEASED' AND IN_SCOPE[order_id]
             GROUP BY 1)
             UNION ALL
             (SELECT DISTINCT ON (shipment_id) shipment_id, 'LOADED', load_completed_at, 'wms', 'wms:loads:' || load_id
@@ -269,7 +268,6 @@ MILESTONES = CanonicalTable(
     landing=("shipments", "loads", "vehicle_events", "proofs_of_delivery", "raw_erp_sales_orders", "raw_edi_status_events", "raw_fleet_geofences"),
     scope_inputs=("shipments", "loads", "vehicle_events", "proofs_of_delivery"),
     indexes=(
-        ("landing", "raw_erp_sales_orders_history", "canonical.shipment_id(order_id)"),
         ("landing", "raw_edi_status_events", "canonical.shipment_id(shipment_ref)"),
         ("landing", "raw_edi_status_events", "_xid"),
         ("reconciliation", "invoice_readiness", "shipment_id"),

@@ -84,7 +84,7 @@ _DISPATCH_SHIPMENT = (
 
 COLLECTORS = (
     Collector(("landing.raw_erp_sales_orders",),
-              "SELECT canonical.shipment_id(r.order_id) FROM landing.raw_erp_sales_orders r WHERE r._xid >= %(since)s"),
+              "SELECT r.order_id FROM landing.raw_erp_sales_orders r WHERE r._xid >= %(since)s"),
     *_moved("raw_wms_loads", "load_id", "canonical.shipment_id(r.ext_order_ref)", "loads"),
     *_moved("raw_fleet_dispatches", "dispatch_id", "canonical.shipment_id(r.shipment_ref)", "dispatches"),
     *_moved("raw_fleet_telematics_events", "event_uid", _DISPATCH_SHIPMENT, "vehicle_events"),
