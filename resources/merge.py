@@ -41,6 +41,11 @@ class MergeCounts:
         return MergeCounts(self.inserted + other.inserted, self.updated + other.updated, self.deleted + other.deleted)
 
 
+def column_list(names: Sequence[str], alias: str | None = None) -> sql.Composable:
+    """`a, b` or `t.a, t.b`, quoted."""
+    return sql.SQL(", ").join(sql.Identifier(*filter(None, (alias, c))) for c in names)
+
+
 @dataclass(frozen=True)
 class SnapshotMerge:
     """Merge the rows of `source` (any SELECT yielding `columns`) into `target` on `key`.
@@ -59,10 +64,7 @@ class SnapshotMerge:
     within: sql.Composable | None = None
 
     def _cols(self, alias: str | None = None, names: Sequence[str] | None = None) -> sql.Composable:
-        names = self.columns if names is None else names
-        if alias is None:
-            return sql.SQL(", ").join(sql.Identifier(c) for c in names)
-        return sql.SQL(", ").join(sql.Identifier(alias, c) for c in names)
+        return column_list(self.columns if names is None else names, alias)
 
     def _key_match(self, left: str, right: str) -> sql.Composable:
         return sql.SQL(" AND ").join(
@@ -185,23 +187,17 @@ class ChangeMerge:
             assign=sql.SQL(", ").join(sql.SQL("{0} = l.{0}").format(sql.Identifier(c)) for c in non_key),
             latest=self._latest,
             match=self._match(),
-            t_cols=sql.SQL(", ").join(sql.Identifier("t", c) for c in non_key),
-            l_cols=sql.SQL(", ").join(sql.Identifier("l", c) for c in non_key),
+            t_cols=column_list(non_key, "t"),
+            l_cols=column_list(non_key, "l"),
         )
 
     def insert_new(self) -> sql.Composed:
-        cols = sql.SQL(", ").join(map(sql.Identifier, self.columns))
         return sql.SQL(
             "INSERT INTO {target} ({cols}, _capture_position, _captured_at, _operation) "
             "SELECT {l_cols}, l._lsn, now(), l._op FROM {latest} AS l "
             "WHERE l._op <> 'delete' AND NOT EXISTS (SELECT 1 FROM {target} AS t WHERE {match})"
-        ).format(
-            target=sql.Identifier(*self.target),
-            cols=cols,
-            l_cols=sql.SQL(", ").join(sql.Identifier("l", c) for c in self.columns),
-            latest=self._latest,
-            match=self._match(),
-        )
+        ).format(target=sql.Identifier(*self.target), cols=column_list(self.columns),
+                 l_cols=column_list(self.columns, "l"), latest=self._latest, match=self._match())
 
     def delete(self) -> sql.Composed:
         return sql.SQL(
