@@ -174,7 +174,7 @@ def main() -> None:
             with psycopg.connect(urls["erp"], autocommit=True) as conn:
                 have = conn.execute("SELECT count(*) FROM sales_orders").fetchone()[0]
                 if have < rows:
-                    conn.execute(INSERT_ORDERS, {"at": "2026-01-01", "first": 3_000_001, "last": 3_000_000 + rows - have})
+                    conn.execute(INSERT_ORDERS, {"at": "2026-01-01", "first": 9_000_001, "last": 9_000_000 + rows - have})
                     conn.execute("VACUUM ANALYZE sales_orders")
             for mode in ("log", "cursor"):
                 set_mode(mode)
