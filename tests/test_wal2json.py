@@ -74,6 +74,34 @@ def test_delete_begin_commit_messages_and_other_tables():
     assert rows == ["1\tdelete\t0/3\t7\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\n"]
 
 
+def test_rows_read_again_through_a_learnt_template_come_out_as_the_json_path_gives_them():
+    """The second row of a shape is read by the template learnt from the first (no JSON decoding);
+    a row of that shape that needs escaping goes the JSON way."""
+    shapes = [
+        '{"action":"I","schema":"public","table":"t","columns":[{"name":"id","type":"integer","value":%d},'
+        '{"name":"v","type":"text","value":"x%d"},{"name":"n","type":"numeric","value":-1.5e3},{"name":"b","type":"boolean","value":true},'
+        '{"name":"j","type":"jsonb","value":"{}"},{"name":"big","type":"text","value":null}]}',
+        '{"action":"U","schema":"public","table":"t","columns":[{"name":"id","type":"integer","value":%d},'
+        '{"name":"v","type":"text","value":"y%d"},{"name":"n","type":"numeric","value":2},{"name":"b","type":"boolean","value":false},'
+        '{"name":"j","type":"jsonb","value":null}],"identity":[{"name":"id","type":"integer","value":7}]}',
+        '{"action":"D","schema":"public","table":"t","identity":[{"name":"id","type":"integer","value":%d}]}%.0s',
+    ]
+    for shape in shapes:
+        lines = Wal2JsonLines({T: ("id", "v", "n", "b", "j", "big")})
+        lines.add(shape % (7, 7), "0/9")
+        first = len(lines.rows[T])
+        lines.add(shape % (8, 8), "0/9")
+        assert len(lines._templates) == 1  # learnt from the first row, used for the second
+        fresh = Wal2JsonLines({T: ("id", "v", "n", "b", "j", "big")})
+        fresh.add(shape % (8, 8), "0/9")
+        second = [row.split("\t", 1)[1] for row in lines.rows[T][first:]]
+        assert second == [row.split("\t", 1)[1] for row in fresh.rows[T]]
+    lines = Wal2JsonLines({T: ("id", "v", "n", "b", "j", "big")})
+    lines.add(shapes[0] % (1, 1), "0/1")
+    lines.add(shapes[0].replace('"x%d"', '"tab\\there"') % 2, "0/2")
+    assert lines.rows[T][1].split("\t")[4] == "tab\\there"  # COPY's escape for the tab JSON decoded
+
+
 @pytest.mark.parametrize(
     "row, reason",
     [
