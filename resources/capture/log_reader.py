@@ -8,6 +8,10 @@ The protocol that makes it exactly-once (DESIGN.md, "Change-data polling"):
 A crash before 2 leaves both sides untouched; a crash between 2 and 3 leaves the slot behind the
 warehouse, and the next poll first advances it to the position the warehouse holds.
 The slot sees hard deletes and writes that skip `updated_at`, which no cursor can.
+
+A new slot decodes with wal2json where the source server will load it (resources/capture/
+wal2json.py), else with test_decoding, which every server has (resources/capture/test_decoding.py);
+it keeps that plugin for its life. Both parsers give the same COPY rows for the same changes.
 """
 
 import hashlib
