@@ -46,6 +46,11 @@ def column_list(names: Sequence[str], alias: str | None = None) -> sql.Composabl
     return sql.SQL(", ").join(sql.Identifier(*filter(None, (alias, c))) for c in names)
 
 
+def key_match(key: Sequence[str], left: str, right: str) -> sql.Composable:
+    """`left.k1 = right.k1 AND …` over the key columns."""
+    return sql.SQL(" AND ").join(sql.SQL("{} = {}").format(sql.Identifier(left, k), sql.Identifier(right, k)) for k in key)
+
+
 @dataclass(frozen=True)
 class SnapshotMerge:
     """Merge the rows of `source` (any SELECT yielding `columns`) into `target` on `key`.
@@ -67,9 +72,7 @@ class SnapshotMerge:
         return column_list(self.columns if names is None else names, alias)
 
     def _key_match(self, left: str, right: str) -> sql.Composable:
-        return sql.SQL(" AND ").join(
-            sql.SQL("{} = {}").format(sql.Identifier(left, k), sql.Identifier(right, k)) for k in self.key
-        )
+        return key_match(self.key, left, right)
 
     def _stamp(self, operation: str) -> tuple[sql.Composable, sql.Composable]:
         """Lineage column names and values written with every changed row."""
@@ -164,11 +167,6 @@ class ChangeMerge:
     def _latest(self) -> sql.Identifier:
         return sql.Identifier(f"{self.stage}_latest")
 
-    def _match(self) -> sql.Composable:
-        return sql.SQL(" AND ").join(
-            sql.SQL("{} = {}").format(sql.Identifier("t", k), sql.Identifier("l", k)) for k in self.key
-        )
-
     def latest(self) -> sql.Composed:
         keys = sql.SQL(", ").join(map(sql.Identifier, self.key))
         return sql.SQL(
@@ -186,7 +184,7 @@ class ChangeMerge:
             target=sql.Identifier(*self.target),
             assign=sql.SQL(", ").join(sql.SQL("{0} = l.{0}").format(sql.Identifier(c)) for c in non_key),
             latest=self._latest,
-            match=self._match(),
+            match=key_match(self.key, "t", "l"),
             t_cols=column_list(non_key, "t"),
             l_cols=column_list(non_key, "l"),
         )
@@ -197,14 +195,14 @@ class ChangeMerge:
             "SELECT {l_cols}, l._lsn, now(), l._op FROM {latest} AS l "
             "WHERE l._op <> 'delete' AND NOT EXISTS (SELECT 1 FROM {target} AS t WHERE {match})"
         ).format(target=sql.Identifier(*self.target), cols=column_list(self.columns),
-                 l_cols=column_list(self.columns, "l"), latest=self._latest, match=self._match())
+                 l_cols=column_list(self.columns, "l"), latest=self._latest, match=key_match(self.key, "t", "l"))
 
     def delete(self) -> sql.Composed:
         return sql.SQL(
             "UPDATE {target} AS t SET _operation = 'delete', _capture_position = l._lsn, _captured_at = now(), "
             "_xid = pg_current_xact_id() "
             "FROM {latest} AS l WHERE l._op = 'delete' AND {match} AND t._operation <> 'delete'"
-        ).format(target=sql.Identifier(*self.target), latest=self._latest, match=self._match())
+        ).format(target=sql.Identifier(*self.target), latest=self._latest, match=key_match(self.key, "t", "l"))
 
     def run(self, cursor) -> MergeCounts:
         cursor.execute(sql.SQL("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE").format(sql.Identifier(*self.target)))

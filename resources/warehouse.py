@@ -16,7 +16,7 @@ from psycopg import sql
 from pydantic import Field
 
 from resources.databases import engine_for, resolve_url
-from resources.merge import ChangeMerge, MergeCounts, SnapshotMerge
+from resources.merge import ChangeMerge, MergeCounts, SnapshotMerge, key_match
 from resources.sources import SourceDatabase, check_schema
 from sync_assets.mappings import SourceTable
 
@@ -126,7 +126,7 @@ def record_history(cursor, table: SourceTable, rows: sql.Composable) -> None:
     lock_landing(cursor, table)
     cols = [*table.key, *table.history]
     names = sql.SQL(", ").join(map(sql.Identifier, cols))
-    match = sql.SQL(" AND ").join(sql.SQL("h.{0} = b.{0}").format(sql.Identifier(c)) for c in cols)
+    match = key_match(cols, "h", "b")
     cursor.execute(
         sql.SQL(
             "CREATE TEMP TABLE history_batch ON COMMIT DROP AS SELECT {cols}, min(updated_at) AS first_updated_at "
