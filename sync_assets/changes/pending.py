@@ -2,7 +2,8 @@
 
 Answered without reading the changes: a log source peeks one change from its slot (an idle poll
 decodes nothing new); a cursor source first asks whether anything committed on its server since
-the last poll read it, and only then each cursor table for one row past its stored position. The answer doubles as the run key, so the same pending changes never start two runs.
+the last poll read it, and only then each cursor table for one row past its stored position.
+The answer doubles as the run key, so the same pending changes never start two runs.
 """
 
 import json
