@@ -68,20 +68,30 @@ def landing_ddl(table: SourceTable) -> sql.Composed:
     )
 
 
+def _relation_exists(cursor, schema: str, name: str) -> bool:
+    return cursor.execute(
+        "SELECT to_regclass(format('%%I.%%I', %s::text, %s::text)) IS NOT NULL", (schema, name)
+    ).fetchone()[0]
+
+
 def ensure_index(cursor, schema: str, table: str, columns: str) -> None:
     """Index `schema.table` on `columns` (SQL written in code: columns or expressions) unless an
     index of that name exists. Checked first because CREATE INDEX IF NOT EXISTS still locks the
     table against writers until the end of the caller's (possibly long) transaction."""
     name = f"{table}_{'_'.join(filter(None, (''.join(ch if ch.isalnum() else ' ' for ch in columns)).split()))}"[:63]
-    exists = cursor.execute(
-        "SELECT to_regclass(format('%%I.%%I', %s::text, %s::text)) IS NOT NULL", (schema, name)
-    ).fetchone()[0]
-    if not exists:
+    if not _relation_exists(cursor, schema, name):
         cursor.execute(
             sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} ({})").format(
                 sql.Identifier(name), sql.Identifier(schema, table), sql.SQL(columns)
             )
         )
+
+
+def drop_retired_index(cursor, schema: str, name: str) -> None:
+    """Drop an index an earlier version created and nothing reads any more (every write paid for
+    it). Checked first, so a warehouse without it takes no lock."""
+    if _relation_exists(cursor, schema, name):
+        cursor.execute(sql.SQL("DROP INDEX IF EXISTS {}").format(sql.Identifier(schema, name)))
 
 
 def ensure_landing_table(cursor, table: SourceTable) -> None:

@@ -264,3 +264,15 @@ def test_a_carrier_214_contradicting_our_milestones_warns_without_stopping_the_r
     carrier = checks["carrier_milestones_in_order"]
     assert not carrier.passed and carrier.severity == dg.AssetCheckSeverity.WARN
     assert carrier.metadata["offending_ids"].value == "SO-0000002"
+
+
+def test_indexes_an_earlier_version_wrote_on_every_order_are_dropped(synced):
+    """A warehouse from before shipments took the ERP order_id as it is still has an expression
+    index on every order and order-history write, and a second index on the shipments' key."""
+    wh = synced["warehouse"]
+    run_sql(wh, "CREATE INDEX raw_erp_sales_orders_canonical_shipment_id_order_id "
+                "ON landing.raw_erp_sales_orders (canonical.shipment_id(order_id));"
+                "CREATE INDEX shipments_shipment_id ON canonical.shipments (shipment_id)")
+    assert capture().success
+    assert query(wh, "SELECT indexname FROM pg_indexes WHERE indexname IN "
+                     "('raw_erp_sales_orders_canonical_shipment_id_order_id', 'shipments_shipment_id')") == []

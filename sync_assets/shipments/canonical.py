@@ -13,7 +13,7 @@ milestones, charges, disputes and inventory positions, built from landing with L
 """
 
 from resources.dead_letters import DeadLetterRule
-from resources.warehouse import ensure_landing_table
+from resources.warehouse import drop_retired_index, ensure_landing_table
 from sync_assets.canonical import CanonicalTable
 from sync_assets.edi.intake import INTAKE_DDL
 from sync_assets.invoicing.posting import DDL as INVOICING_DDL
@@ -65,6 +65,16 @@ SHIPMENTS = CanonicalTable(
     """,
     landing=("raw_erp_sales_orders",),
     scope_inputs=(),
+    # Before the order_id was taken as it is, these indexed canonical.shipment_id(order_id), and
+    # canonical.shipments had a second index on its key.
+    prepare=lambda cursor: [
+        drop_retired_index(cursor, schema, name)
+        for schema, name in (
+            ("landing", "raw_erp_sales_orders_canonical_shipment_id_order_id"),
+            ("landing", "raw_erp_sales_orders_history_canonical_shipment_id_order_id"),
+            ("canonical", "shipments_shipment_id"),
+        )
+    ],
     description=(
         "One shipment per ERP sales order: the canonical shipment id is the ERP order_id as it is "
         "(LANDSCAPE §5), so the orders' own key finds a shipment's order."
