@@ -8,6 +8,7 @@ set-based merge in one transaction with whatever it covers.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import dagster as dg
@@ -16,7 +17,7 @@ from psycopg import sql
 from pydantic import Field
 
 from resources.databases import engine_for, resolve_url
-from resources.merge import ChangeMerge, MergeCounts, SnapshotMerge, key_match
+from resources.merge import ChangeMerge, MergeCounts, SnapshotMerge, column_list, key_match
 from resources.sources import SourceDatabase, check_schema
 from sync_assets.mappings import SourceTable
 
@@ -124,26 +125,42 @@ def lock_landing(cursor, table: SourceTable) -> None:
     )
 
 
-def record_history(cursor, table: SourceTable, rows: sql.Composable) -> None:
-    """Keep each (key, history values) with the earliest `updated_at` seen; `rows` is a relation
-    with the table's columns (a staging table). Deletes carry no values and are skipped.
+def merge_keeping_history(cursor, table: SourceTable, rows: sql.Composable, merge: Callable[[], MergeCounts]) -> MergeCounts:
+    """Run `merge`, which rewrites landing rows from the relation `rows` (a staging table with the
+    table's columns), keeping every value of `table.history` a landing row shows or has shown
+    with the earliest `updated_at` it was seen with.
+
+    The landing row itself says its current values were seen at its `updated_at`, so the history
+    table holds only what the landing rows do not: values a row showed before (its own previous
+    values, and the earlier changes of a batch), and current values first seen before the row's
+    `updated_at`. A new row costs no history write; a status change costs one. Readers take the
+    union of both (the RELEASED milestone, sync_assets/shipments/canonical.py). Values with a
+    NULL in them are not kept: the history's key cannot hold one.
 
     Takes the landing table's lock, which every writer of the pair takes, so new pairs are found
     by anti-join rather than `ON CONFLICT`, which costs twice as much per row.
     """
     if not table.history:
-        return
+        return merge()
     lock_landing(cursor, table)
     cols = [*table.key, *table.history]
-    names = sql.SQL(", ").join(map(sql.Identifier, cols))
-    match = key_match(cols, "h", "b")
+    landing = sql.Identifier("landing", table.landing_table)
+    names = column_list(cols)
+    keys = column_list(table.key)
     cursor.execute(
         sql.SQL(
-            "CREATE TEMP TABLE history_batch ON COMMIT DROP AS SELECT {cols}, min(updated_at) AS first_updated_at "
-            "FROM {rows} WHERE updated_at IS NOT NULL GROUP BY {cols}"
-        ).format(cols=names, rows=rows)
+            "CREATE TEMP TABLE history_batch ON COMMIT DROP AS SELECT {cols}, min(updated_at) AS first_updated_at FROM ("
+            "SELECT {cols}, updated_at FROM {rows} UNION ALL "
+            "SELECT {l_cols}, l.updated_at FROM {landing} l WHERE ({l_keys}) IN (SELECT {keys} FROM {rows})"
+            ") AS seen WHERE updated_at IS NOT NULL AND {present} GROUP BY {cols}"
+        ).format(
+            cols=names, rows=rows, l_cols=column_list(cols, "l"), landing=landing, l_keys=column_list(table.key, "l"),
+            keys=keys, present=sql.SQL(" AND ").join(sql.SQL("{} IS NOT NULL").format(sql.Identifier(c)) for c in table.history),
+        )
     )
+    counts = merge()
     cursor.execute("ANALYZE history_batch")
+    match = key_match(cols, "h", "b")
     cursor.execute(
         sql.SQL(
             "UPDATE {history} h SET first_updated_at = b.first_updated_at FROM history_batch b "
@@ -153,10 +170,25 @@ def record_history(cursor, table: SourceTable, rows: sql.Composable) -> None:
     cursor.execute(
         sql.SQL(
             "INSERT INTO {history} ({cols}, first_updated_at) SELECT {cols}, first_updated_at FROM history_batch b "
-            "WHERE NOT EXISTS (SELECT 1 FROM {history} h WHERE {match})"
-        ).format(history=history_table(table), cols=names, match=match)
+            "WHERE NOT EXISTS (SELECT 1 FROM {history} h WHERE {match}) "
+            "AND NOT EXISTS (SELECT 1 FROM {landing} l WHERE {shown} AND l.updated_at <= b.first_updated_at)"
+        ).format(history=history_table(table), cols=names, match=match, landing=landing, shown=key_match(cols, "l", "b"))
     )
     cursor.execute("DROP TABLE history_batch")
+    return counts
+
+
+def merge_changes(cursor, table: SourceTable, stage: str) -> MergeCounts:
+    """Merge a staging table of changes (`_seq`, `_op`, `_lsn`, the table's columns; see
+    ChangeMerge) into landing and its history, then drop it."""
+    merge = ChangeMerge(("landing", table.landing_table), table.key, table.column_names, stage)
+    # Statistics and memory keep the joins with landing hashed: without them the planner guesses
+    # a few hundred rows and probes the key index once per change.
+    cursor.execute(sql.SQL("ANALYZE {} ({})").format(sql.Identifier(stage), column_list(table.key)))
+    cursor.execute("SET LOCAL work_mem = '256MB'")
+    counts = merge_keeping_history(cursor, table, sql.Identifier(stage), lambda: merge.run(cursor))
+    cursor.execute(sql.SQL("DROP TABLE {}, {}").format(sql.Identifier(stage), sql.Identifier(f"{stage}_latest")))
+    return counts
 
 
 class Warehouse(dg.ConfigurableResource):
@@ -201,8 +233,7 @@ class Warehouse(dg.ConfigurableResource):
                 for chunk in reader:
                     writer.write(chunk)
             rows = cursor.rowcount
-            record_history(cursor, table, target)
-            if initial:
+            if initial:  # the rows show all their values: no history to write
                 counts = MergeCounts(inserted=rows, updated=0, deleted=0)
             else:
                 cursor.execute(sql.SQL("ANALYZE {}").format(target))
@@ -214,7 +245,7 @@ class Warehouse(dg.ConfigurableResource):
                     source=sql.SQL("SELECT * FROM {}").format(target),
                     tombstone=True,
                 )
-                counts = merge.run(cursor, position)
+                counts = merge_keeping_history(cursor, table, target, lambda: merge.run(cursor, position))
             if counts.written:
                 # Fresh statistics keep the next run's key comparison on a hash join.
                 cursor.execute(sql.SQL("ANALYZE {}").format(landing))
@@ -275,7 +306,4 @@ class Warehouse(dg.ConfigurableResource):
             for start in range(0, len(rows), 5000):  # one write per block, not per row
                 writer.write("".join(rows[start : start + 5000]))
         cls._fill_unchanged_toast(cursor, table, stage)
-        record_history(cursor, table, sql.SQL("(SELECT * FROM {} WHERE _op <> 'delete') AS s").format(stage))
-        counts = ChangeMerge(("landing", table.landing_table), table.key, table.column_names, name).run(cursor)
-        cursor.execute(sql.SQL("DROP TABLE {}, {}").format(stage, sql.Identifier(f"{name}_latest")))
-        return counts
+        return merge_changes(cursor, table, name)

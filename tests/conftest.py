@@ -81,9 +81,9 @@ def run_sql(url: str, statement: str, params=None) -> None:
         conn.execute(statement, params)
 
 
-def query(url: str, statement: str) -> list[tuple]:
+def query(url: str, statement: str, params: dict | None = None) -> list[tuple]:
     with psycopg.connect(url) as conn:
-        return conn.execute(statement).fetchall()
+        return conn.execute(statement, params).fetchall()
 
 
 def system_pg_available() -> bool:

@@ -94,6 +94,42 @@ def test_inserts_updates_and_deletes(landscape, mode):
     assert sum(c.written for c in again.counts.values()) == 0
 
 
+def statuses_seen(env, order_id: str) -> dict[str, str]:
+    """Each status the order has shown, with the first `updated_at` it was seen with (HH:MI UTC)."""
+    return dict(query(env["warehouse"], """
+        SELECT status, to_char(min(seen_at) AT TIME ZONE 'UTC', 'HH24:MI') FROM (
+            SELECT status, first_updated_at FROM landing.raw_erp_sales_orders_history WHERE order_id = %(o)s
+            UNION ALL SELECT status, updated_at FROM landing.raw_erp_sales_orders WHERE order_id = %(o)s
+        ) AS seen (status, seen_at) GROUP BY 1""", {"o": order_id}))
+
+
+def test_the_status_history_keeps_what_the_landing_row_no_longer_shows(landscape, mode):
+    erp, warehouse = landscape["erp"], landscape["warehouse"]
+    history = "SELECT status, to_char(first_updated_at AT TIME ZONE 'UTC', 'HH24:MI') FROM landing.raw_erp_sales_orders_history ORDER BY 2"
+    run_sql(erp, "INSERT INTO sales_orders VALUES ('SO-0000001', 'C000001', 'WH-ATL', 'CS-000001-01', NULL, 'OPEN', "
+                 "'2026-10-01T08:00Z', '2026-10-01T08:00Z')")
+    poll("erp")
+    assert query(warehouse, history) == []  # a new order shows its only status itself
+    run_sql(erp, "UPDATE sales_orders SET status = 'RELEASED', updated_at = '2026-10-01T09:00Z'")
+    poll("erp")
+    run_sql(erp, "UPDATE sales_orders SET ship_to = 'CS-000001-02', updated_at = '2026-10-01T09:30Z'")
+    poll("erp")
+    # Still RELEASED, but the row now says 09:30: the first sighting moves to the history.
+    assert query(warehouse, history) == [("OPEN", "08:00"), ("RELEASED", "09:00")]
+    run_sql(erp, "UPDATE sales_orders SET status = 'SHIPPED', updated_at = '2026-10-01T10:00Z'")
+    poll("erp")
+    assert statuses_seen(landscape, "SO-0000001") == {"OPEN": "08:00", "RELEASED": "09:00", "SHIPPED": "10:00"}
+    assert sum(c.written for c in poll("erp").counts.values()) == 0
+    assert len(query(warehouse, history)) == 2
+    if mode == "log":  # the slot also sees the changes between two polls
+        run_sql(erp, "INSERT INTO sales_orders VALUES ('SO-0000002', 'C000001', 'WH-ATL', 'CS-000001-01', NULL, 'OPEN', "
+                     "'2026-10-01T10:30Z', '2026-10-01T10:30Z')")
+        run_sql(erp, "UPDATE sales_orders SET status = 'RELEASED', updated_at = '2026-10-01T11:00Z' WHERE order_id = 'SO-0000002'")
+        run_sql(erp, "UPDATE sales_orders SET status = 'CLOSED', updated_at = '2026-10-01T12:00Z' WHERE order_id = 'SO-0000002'")
+        poll("erp")
+        assert statuses_seen(landscape, "SO-0000002") == {"OPEN": "10:30", "RELEASED": "11:00", "CLOSED": "12:00"}
+
+
 def test_price_correction_that_skips_updated_at(landscape, mode):
     erp = landscape["erp"]
     run_sql(

@@ -29,9 +29,8 @@ from psycopg import sql
 
 from resources.capture.state import ensure_state_table, read_position, store_position
 from resources.databases import same_server
-from resources.merge import ChangeMerge
 from resources.sources import SourceDatabase, check_schema
-from resources.warehouse import Warehouse, ensure_landing_table, record_history
+from resources.warehouse import Warehouse, ensure_landing_table, merge_changes
 from sync_assets.changes.log_capture import PollResult
 from sync_assets.mappings import SourceTable
 
@@ -199,13 +198,11 @@ def poll_cursor(warehouse: Warehouse, source: SourceDatabase, tables: list[Sourc
                 for chunk in reader:
                     writer.write(chunk)
             rows = cursor.rowcount
-            record_history(cursor, table, sql.Identifier(stage))
             if table.cursor_kind == "sequence":
                 new_state = _next_sequence_state(cursor, stage, table.cursor[0], state, (xmin, xmax))
             else:
                 new_state = _next_timestamp_state(cursor, stage, table, oldest_writer) or state
-            counts = ChangeMerge(("landing", table.landing_table), table.key, table.column_names, stage).run(cursor)
-            cursor.execute(sql.SQL("DROP TABLE {}, {}").format(sql.Identifier(stage), sql.Identifier(f"{stage}_latest")))
+            counts = merge_changes(cursor, table, stage)
             if new_state != state or counts.written:
                 store_position(cursor, source.system, stream, json.dumps(new_state), counts.written)
             result.counts[table.name] = counts

@@ -220,14 +220,17 @@ MILESTONES = CanonicalTable(
         correlation_id text
     """,
     # One row per (shipment, milestone), the earliest; EDI 214s fill milestones no system of ours saw.
+    # An order's statuses: the ones it showed before (the history) and the one it shows now.
     select="""
         WITH internal AS (
             (SELECT shipment_id, 'ORDERED' AS milestone, created_at AS occurred_at, 'erp' AS source,
                    'erp:sales_orders:' || shipment_id AS source_ref FROM canonical.shipments WHERE IN_SCOPE[shipment_id])
             UNION ALL
-            (SELECT order_id, 'RELEASED', min(first_updated_at), 'erp', 'erp:sales_orders:' || order_id
-            FROM landing.raw_erp_sales_orders_history
-            WHERE upper(status) = 'RELEASED' AND IN_SCOPE[order_id]
+            (SELECT order_id, 'RELEASED', min(seen_at), 'erp', 'erp:sales_orders:' || order_id
+            FROM (SELECT order_id, status, first_updated_at FROM landing.raw_erp_sales_orders_history
+                  UNION ALL
+                  SELECT order_id, status, updated_at FROM landing.raw_erp_sales_orders) AS seen (order_id, status, seen_at)
+            WHERE upper(status) = 'RELEASED' AND seen_at IS NOT NULL AND IN_SCOPE[order_id]
             GROUP BY 1)
             UNION ALL
             (SELECT DISTINCT ON (shipment_id) shipment_id, 'LOADED', load_completed_at, 'wms', 'wms:loads:' || load_id
