@@ -218,6 +218,26 @@ def test_a_cursor_poll_skips_a_quiet_source_and_never_a_commit_it_has_not_read(l
     assert reads == []
 
 
+def test_a_log_poll_far_behind_reads_at_once_without_testing_for_changes_first(landscape, monkeypatch):
+    """The idle test decodes the first waiting transaction; after a bulk change the read would
+    decode it again, so a slot that far behind is read directly."""
+    monkeypatch.setenv("WAYBILL_CAPTURE_ERP", "log")
+    erp = landscape["erp"]
+    poll("erp")
+    tests = []
+    has_changes = log_reader.LogReader.has_changes
+    monkeypatch.setattr(log_reader.LogReader, "has_changes", lambda self, upto: tests.append(upto) or has_changes(self, upto))
+    insert = (
+        "INSERT INTO sales_orders SELECT 'SO-' || lpad(g::text, 7, '0'), 'C000001', 'WH-ATL', 'CS-000001-01', NULL, "
+        "'OPEN', '2026-10-01T08:00Z', '2026-10-01T08:00Z' FROM generate_series(%s::int, %s::int) g"
+    )
+    run_sql(erp, insert, (1, 1))
+    assert poll("erp").changes == 1 and len(tests) == 1  # a small lag: tested first (the idle path)
+    run_sql(erp, insert, (2, 20_001))  # several MB of WAL
+    assert poll("erp").changes == 20_000 and len(tests) == 1
+    assert poll("erp").changes == 0
+
+
 def test_replay_after_a_crash_between_commit_and_slot_advance(landscape, monkeypatch):
     """The warehouse committed but the slot was never advanced: the next poll must skip, not re-apply."""
     monkeypatch.setenv("WAYBILL_CAPTURE_ERP", "log")
