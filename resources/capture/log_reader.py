@@ -108,12 +108,16 @@ class LogReader:
         self.conn.execute(sa.text("SELECT pg_drop_replication_slot(:s)"), {"s": self.slot})
 
     def state(self) -> tuple[bool, int | None, str, str | None]:
-        """(slot exists, active backend pid, current WAL position, confirmed position) in one round trip."""
+        """(slot exists, active backend pid, current WAL position, confirmed position) in one round trip.
+
+        Reads the function behind the `pg_replication_slots` view: each peek ends by resetting the
+        backend's catalog caches, so the next statement pays for every catalog object it names,
+        and the view names more (measured after a peek: 1.9 ms through the view, 1.0 ms this way)."""
         row = self.conn.execute(
             sa.text(
                 "SELECT s.active_pid, pg_current_wal_lsn()::text, s.confirmed_flush_lsn::text, s.plugin "
-                "FROM (SELECT 1) one "
-                "LEFT JOIN pg_replication_slots s ON s.slot_name = :s AND s.database = current_database()"
+                "FROM (SELECT 1) one LEFT JOIN pg_get_replication_slots() s ON s.slot_name = :s "
+                "AND s.datoid = (SELECT oid FROM pg_database WHERE datname = current_database())"
             ),
             {"s": self.slot},
         ).one()
