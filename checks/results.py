@@ -23,6 +23,17 @@ CREATE TABLE IF NOT EXISTS ops.check_results (
     PRIMARY KEY (asset, check_name)
 )
 """
+#: What the check validated (a canonical table's version and the suite's fingerprint), when known;
+#: added to tables an earlier Waybill created.
+VALIDATED_COLUMN = "ALTER TABLE ops.check_results ADD COLUMN IF NOT EXISTS validated text"
+
+
+def _ensure_table(conn) -> None:
+    conn.exec_driver_sql(DDL)
+    if not conn.exec_driver_sql(
+        "SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'ops.check_results'::regclass AND attname = 'validated')"
+    ).scalar():
+        conn.exec_driver_sql(VALIDATED_COLUMN)  # locks the table: only once
 
 
 def offending_result(offending: list, *, asset: str | None = None, check: str | None = None,
@@ -47,22 +58,24 @@ def _value(result: dg.AssetCheckResult, key: str, default):
 
 
 def record(engine: sa.Engine, asset: str, check: str, result: dg.AssetCheckResult, *, blocking: bool,
-           description: str, run_id: str | None) -> dg.AssetCheckResult:
-    """Upsert the result as the check's latest and return it unchanged."""
+           description: str, run_id: str | None, validated: str | None = None) -> dg.AssetCheckResult:
+    """Upsert the result as the check's latest and return it unchanged; `validated` says what it
+    looked at (see passed_on)."""
     sample = str(_value(result, "offending_ids", ""))
     count = _value(result, "offending_count", None)
     if count is None:
         count = len([s for s in sample.split(", ") if s]) if not result.passed else 0
     with engine.begin() as conn:
-        conn.exec_driver_sql(DDL)
+        _ensure_table(conn)
         conn.execute(
             sa.text(
                 "INSERT INTO ops.check_results (asset, check_name, passed, blocking, severity, offending_count, "
-                "offending_sample, description, run_id) VALUES (:asset, :check, :passed, :blocking, :severity, "
-                ":count, :sample, :description, :run_id) ON CONFLICT (asset, check_name) DO UPDATE SET "
+                "offending_sample, description, run_id, validated) VALUES (:asset, :check, :passed, :blocking, :severity, "
+                ":count, :sample, :description, :run_id, :validated) ON CONFLICT (asset, check_name) DO UPDATE SET "
                 "passed = EXCLUDED.passed, blocking = EXCLUDED.blocking, severity = EXCLUDED.severity, "
                 "offending_count = EXCLUDED.offending_count, offending_sample = EXCLUDED.offending_sample, "
-                "description = EXCLUDED.description, run_id = EXCLUDED.run_id, evaluated_at = now()"
+                "description = EXCLUDED.description, run_id = EXCLUDED.run_id, validated = EXCLUDED.validated, "
+                "evaluated_at = now()"
             ),
             {
                 "asset": asset,
@@ -74,6 +87,19 @@ def record(engine: sa.Engine, asset: str, check: str, result: dg.AssetCheckResul
                 "sample": sample[:2000],
                 "description": result.description or description,
                 "run_id": run_id,
+                "validated": validated,
             },
         )
     return result
+
+
+def passed_on(engine: sa.Engine, asset: str, check: str, validated: str) -> str | None:
+    """The run whose evaluation of the check passed on exactly `validated`, if that is its latest."""
+    with engine.connect() as conn:
+        if not conn.exec_driver_sql("SELECT to_regclass('ops.check_results') IS NOT NULL").scalar():
+            return None
+        row = conn.execute(
+            sa.text("SELECT passed, validated, run_id FROM ops.check_results WHERE asset = :a AND check_name = :c"),
+            {"a": asset, "c": check},
+        ).first()
+    return row.run_id or "an earlier run" if row is not None and row.passed and row.validated == validated else None

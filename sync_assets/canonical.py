@@ -49,6 +49,24 @@ CREATE OR REPLACE FUNCTION canonical.local_to_utc(local_time timestamp, zone tex
 
 FUNCTION_NAMES = tuple(re.findall(r"FUNCTION canonical\.(\w+)", FUNCTIONS))
 
+#: A counter per canonical table, moved by every refresh that writes a row of it (in the same
+#: transaction): equal versions mean equal contents, which lets a quality check skip a table it
+#: has already validated (checks/factories.py). Refreshes are the tables' only writers.
+VERSIONS_DDL = """
+CREATE SCHEMA IF NOT EXISTS ops;
+CREATE TABLE IF NOT EXISTS ops.canonical_versions (table_name text PRIMARY KEY, version bigint NOT NULL)
+"""
+
+
+def content_version(engine: sa.Engine, table: str) -> int | None:
+    """The table's version; None before its first refresh that wrote a row (or from an earlier Waybill)."""
+    with engine.connect() as conn:
+        if not conn.exec_driver_sql("SELECT to_regclass('ops.canonical_versions') IS NOT NULL").scalar():
+            return None
+        return conn.execute(
+            sa.text("SELECT version FROM ops.canonical_versions WHERE table_name = :t"), {"t": table}
+        ).scalar()
+
 
 def ensure_functions(cursor) -> None:
     """Create the canonical SQL functions once per database (concurrent CREATE OR REPLACE can collide)."""
@@ -91,6 +109,7 @@ class CanonicalTable:
     def setup(self, cursor) -> None:
         """Idempotent DDL: functions, inputs that may not exist yet, the table and its indexes."""
         ensure_functions(cursor)
+        cursor.execute(VERSIONS_DDL)
         if self.prepare:
             self.prepare(cursor)
         cursor.execute(self.create_statement())
@@ -116,6 +135,12 @@ class CanonicalTable:
             if self.scope_inputs is not None:
                 scope = shipment_scope.begin(cursor, self.name, self.scope_inputs)
             counts = self._merge(cursor, scope)
+            if counts.written:
+                cursor.execute(
+                    "INSERT INTO ops.canonical_versions VALUES (%s, 1) "
+                    "ON CONFLICT (table_name) DO UPDATE SET version = ops.canonical_versions.version + 1",
+                    (self.name,),
+                )
             partial = scope is not None and not scope.full
             since = scope.since if partial and not examine_all else None
             dead = record_dead_letters(cursor, self.name, list(self.dead_letters), since)[0] if self.dead_letters else 0

@@ -169,3 +169,22 @@ def test_schema_drift_stops_the_table_with_its_name(sources):
     materialized = {e.asset_key.path[-1] for e in result.get_asset_materialization_events()}
     assert "items" not in materialized
     assert "raw_wms_sites" in materialized
+
+
+def gx_evaluation(result: dg.ExecuteInProcessResult, asset: str):
+    [evaluation] = [e for e in result.get_asset_check_evaluations() if (e.check_name, e.asset_key.path[-1]) == ("gx_suite", asset)]
+    return evaluation
+
+
+def test_a_suite_is_not_run_again_on_a_table_unchanged_since_it_passed(sources):
+    first = sync()
+    assert "unchanged_since_run" not in gx_evaluation(first, "customers").metadata
+    second = sync()
+    unchanged = gx_evaluation(second, "customers")
+    assert unchanged.passed and unchanged.metadata["unchanged_since_run"].value == first.run_id
+    # A changed table is validated again; one that failed is validated every time.
+    run_sql(sources["erp"], "UPDATE customers SET currency = 'XXX', updated_at = '2026-02-01T00:00Z' WHERE customer_id = 'C000002'")
+    assert not gx_evaluation(sync(), "customers").passed
+    again = gx_evaluation(sync(), "customers")
+    assert not again.passed and "unchanged_since_run" not in again.metadata
+    assert "C000002" in again.metadata["offending_ids"].value

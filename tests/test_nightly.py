@@ -15,7 +15,7 @@ import dagster as dg
 import psycopg
 import pytest
 from click.testing import CliRunner
-from conftest import SYSTEM_PG_URL, connections, scratch_databases, system_pg_available
+from conftest import SYSTEM_PG_URL, connections, query, scratch_databases, system_pg_available
 from test_sandbox_rules import normalize, violations
 
 from resources.databases import dispose_engines, engine_for, resolve_url
@@ -136,8 +136,12 @@ def test_nightly_reports_exactly_the_planted_anomalies_and_a_rerun_changes_nothi
     with psycopg.connect(world["urls"]["warehouse"]) as conn:
         before = conn.execute("SELECT * FROM reconciliation.reconciliation_exceptions ORDER BY 1, 2, 3").fetchall()
     first_csv = csv_path.read_text()
+    gx_runs = "SELECT DISTINCT run_id FROM ops.check_results WHERE check_name = 'gx_suite'"
+    [first_gx] = query(world["urls"]["warehouse"], gx_runs)
     again = nightly(world["day"])
     assert again.exit_code == 0, again.output
+    [again_gx] = query(world["urls"]["warehouse"], gx_runs)  # the nightly run validates every table again
+    assert again_gx != first_gx
     assert erp_postings(world["urls"]["erp"]) == postings  # same postings, same posted_at: nothing re-posted
     assert csv_path.read_text() == first_csv
     with psycopg.connect(world["urls"]["warehouse"]) as conn:
