@@ -200,7 +200,11 @@ def test_a_cursor_poll_skips_a_quiet_source_and_never_a_commit_it_has_not_read(l
     reads = []
     read_query = cursor_capture._read_query
     monkeypatch.setattr(cursor_capture, "_read_query", lambda *a: reads.append(a[0].table) or read_query(*a))
-    poll("wms")
+    for _ in range(5):  # a transaction of the server's own (autovacuum's analyze) may end in between
+        reads.clear()
+        poll("wms")
+        if not reads:
+            break
     assert reads == []  # nothing committed anywhere on the server since: skipped without reading
     assert pending_changes(Warehouse(), SourceDatabase(system="wms")) is None
 
