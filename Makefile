@@ -27,7 +27,7 @@ demo: install
 	$(BIN)/waybill demo
 
 test: install
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto --maxprocesses 4
 
 dev: install
 	$(BIN)/waybill dev
