@@ -80,6 +80,9 @@ def _connect(role: str, url: str, read_only: bool) -> sa.Engine:
         url,
         connect_args={"options": options, "connect_timeout": 10, "application_name": f"waybill-{role}"},
         pool_pre_ping=True,
+        # The connection returned last comes back first: a poll's statements meet the backend
+        # whose catalog caches they warmed (see LogReader._decoding_connection).
+        pool_use_lifo=True,
     )
     try:
         with engine.connect():
