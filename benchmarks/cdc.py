@@ -4,7 +4,8 @@ In one process run, on one server:
   raw slot drain   `count(*)` over pg_logical_slot_peek_changes for N committed changes
                    (decoding only: the physical limit of the output plugin);
   log capture      Waybill's log poll of the same N changes into landing (peek, parse, COPY,
-                   merge, position, slot advance), then with the canonical shipments refresh;
+                   merge, position, slot advance; the detail splits it into those phases),
+                   then with the canonical shipments refresh;
                    once per output plugin the server loads (test_decoding always; wal2json where
                    installed and allowed, e.g. the machine's server as .ci/run sets it up);
   cursor capture   the same N changes by cursor poll into landing;
@@ -22,6 +23,7 @@ needs wal_level = logical), e.g. postgresql://postgres@127.0.0.1:5432/postgres.
 """
 
 import argparse
+import contextlib
 import os
 import statistics
 import sys
@@ -39,6 +41,7 @@ from resources.capture.log_reader import slot_name  # noqa: E402
 from resources.databases import dispose_engines  # noqa: E402
 from resources.sources import SourceDatabase  # noqa: E402
 from resources.warehouse import Warehouse  # noqa: E402
+from sync_assets.changes import log_capture  # noqa: E402
 from sync_assets.changes.poll import poll_source  # noqa: E402
 from sync_assets.mappings import tables_of  # noqa: E402
 from sync_assets.shipments.canonical import SHIPMENTS  # noqa: E402
@@ -109,6 +112,65 @@ def settle(admin: str, source_url: str, poll, timeout_s: float = 60.0) -> int:
         time.sleep(1)
 
 
+class Phases:
+    """Where a log poll's time goes, by wrapping its steps: decoding on the source (the peek's
+    first batch: PostgreSQL runs the function to the end before it returns a row), fetching and
+    parsing the rest, applying to the warehouse, and advancing the slot after the commit."""
+
+    def __init__(self):
+        self.seconds: dict[str, float] = {}
+
+    def _add(self, name: str, started: float) -> None:
+        self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - started
+
+    @contextlib.contextmanager
+    def watching(self):
+        peek, read, advance = log_reader.LogReader.peek, log_capture._read_changes, log_reader.LogReader.advance
+        apply, apply_descriptor = Warehouse.apply_changes, Warehouse.__dict__["apply_changes"]
+        phases = self
+
+        def timed_peek(reader, *args):
+            started = time.perf_counter()
+            for index, batch in enumerate(peek(reader, *args)):
+                if index == 0:
+                    phases._add("decode", started)
+                yield batch
+
+        def timed_read(*args):
+            started = time.perf_counter()
+            try:
+                return read(*args)
+            finally:
+                phases._add("read", started)
+
+        def timed_apply(cursor, *args):
+            started = time.perf_counter()
+            try:
+                return apply(cursor, *args)
+            finally:
+                phases._add("warehouse", started)
+
+        def timed_advance(reader, lsn):
+            started = time.perf_counter()
+            try:
+                return advance(reader, lsn)
+            finally:
+                phases._add("advance", started)
+
+        log_reader.LogReader.peek, log_capture._read_changes = timed_peek, timed_read
+        Warehouse.apply_changes, log_reader.LogReader.advance = staticmethod(timed_apply), timed_advance
+        try:
+            yield self
+        finally:
+            log_reader.LogReader.peek, log_capture._read_changes = peek, read
+            Warehouse.apply_changes, log_reader.LogReader.advance = apply_descriptor, advance
+
+    def describe(self) -> str:
+        s = self.seconds
+        return (f"decode {s.get('decode', 0):.2f}s, fetch+parse {s.get('read', 0) - s.get('decode', 0):.2f}s, "
+                f"warehouse {s.get('warehouse', 0):.2f}s, slot advance {s.get('advance', 0):.2f}s")
+
+
 def timed(fn) -> float:
     started = time.perf_counter()
     fn()
@@ -160,8 +222,10 @@ def main() -> None:
                 if plugin:
                     drained, seconds = raw_drain(conn, plugin)
                     figures.append((f"raw slot drain ({plugin})", drained / seconds, f"{drained:,} changes in {seconds:.2f}s"))
-            result = poll_source(warehouse, source)
-            figures.append((f"{label} into landing", result.changes / result.seconds, f"{result.changes:,} changes in {result.seconds:.2f}s"))
+            with Phases().watching() as phases:
+                result = poll_source(warehouse, source)
+            detail = f"{result.changes:,} changes in {result.seconds:.2f}s" + (f": {phases.describe()}" if plugin else "")
+            figures.append((f"{label} into landing", result.changes / result.seconds, detail))
 
             def canonical() -> None:
                 SHIPMENTS.refresh(warehouse.engine())
