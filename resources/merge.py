@@ -208,9 +208,10 @@ class ChangeMerge:
         cursor.execute(sql.SQL("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE").format(sql.Identifier(*self.target)))
         cursor.execute(self.latest())
         # Temp tables get no autovacuum statistics; the joins below need only the key's.
-        cursor.execute(sql.SQL("ANALYZE {} ({})").format(self._latest, sql.SQL(", ").join(map(sql.Identifier, self.key))))
+        cursor.execute(sql.SQL("ANALYZE {} ({})").format(self._latest, column_list(self.key)))
         counts = {}
         for name, statement in (("updated", self.update_changed()), ("inserted", self.insert_new()), ("deleted", self.delete())):
             cursor.execute(statement)
             counts[name] = max(cursor.rowcount, 0)
+        cursor.execute(sql.SQL("DROP TABLE {}").format(self._latest))
         return MergeCounts(**counts)

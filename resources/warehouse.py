@@ -187,7 +187,7 @@ def merge_changes(cursor, table: SourceTable, stage: str) -> MergeCounts:
     cursor.execute(sql.SQL("ANALYZE {} ({})").format(sql.Identifier(stage), column_list(table.key)))
     cursor.execute("SET LOCAL work_mem = '256MB'")
     counts = merge_keeping_history(cursor, table, sql.Identifier(stage), lambda: merge.run(cursor))
-    cursor.execute(sql.SQL("DROP TABLE {}, {}").format(sql.Identifier(stage), sql.Identifier(f"{stage}_latest")))
+    cursor.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(stage)))
     return counts
 
 
