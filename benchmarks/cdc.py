@@ -3,7 +3,7 @@
 In one process run, on one server:
   raw slot drain   `count(*)` over pg_logical_slot_peek_changes for N committed changes
                    (decoding only: the physical limit of the output plugin);
-  log capture      Waybill's log poll of the same N changes into landing (peek, parse, COPY,
+  log capture      Waybill's log poll of the same N changes into landing (peek, parse and COPY,
                    merge, position, slot advance; the detail splits it into those phases),
                    then with the canonical shipments refresh;
                    once per output plugin the server loads (test_decoding always; wal2json where
@@ -40,7 +40,7 @@ from resources.capture import log_reader  # noqa: E402
 from resources.capture.log_reader import slot_name  # noqa: E402
 from resources.databases import dispose_engines  # noqa: E402
 from resources.sources import SourceDatabase  # noqa: E402
-from resources.warehouse import Warehouse  # noqa: E402
+from resources.warehouse import ChangeStages, Warehouse  # noqa: E402
 from sync_assets.changes import log_capture  # noqa: E402
 from sync_assets.changes.poll import poll_source  # noqa: E402
 from sync_assets.mappings import tables_of  # noqa: E402
@@ -115,7 +115,8 @@ def settle(admin: str, source_url: str, poll, timeout_s: float = 60.0) -> int:
 class Phases:
     """Where a log poll's time goes, by wrapping its steps: decoding on the source (the peek's
     first batch: PostgreSQL runs the function to the end before it returns a row), fetching and
-    parsing the rest, applying to the warehouse, and advancing the slot after the commit."""
+    parsing the rest (while the warehouse copies what is parsed into its staging tables), merging
+    the staged changes into landing, and advancing the slot after the commit."""
 
     def __init__(self):
         self.seconds: dict[str, float] = {}
@@ -126,7 +127,7 @@ class Phases:
     @contextlib.contextmanager
     def watching(self):
         peek, read, advance = log_reader.LogReader.peek, log_capture._read_changes, log_reader.LogReader.advance
-        apply, apply_descriptor = Warehouse.apply_changes, Warehouse.__dict__["apply_changes"]
+        merge = ChangeStages.merge
         phases = self
 
         def timed_peek(reader, *args):
@@ -143,12 +144,12 @@ class Phases:
             finally:
                 phases._add("read", started)
 
-        def timed_apply(cursor, *args):
+        def timed_merge(stages, key):
             started = time.perf_counter()
             try:
-                return apply(cursor, *args)
+                return merge(stages, key)
             finally:
-                phases._add("warehouse", started)
+                phases._add("merge", started)
 
         def timed_advance(reader, lsn):
             started = time.perf_counter()
@@ -158,17 +159,17 @@ class Phases:
                 phases._add("advance", started)
 
         log_reader.LogReader.peek, log_capture._read_changes = timed_peek, timed_read
-        Warehouse.apply_changes, log_reader.LogReader.advance = staticmethod(timed_apply), timed_advance
+        ChangeStages.merge, log_reader.LogReader.advance = timed_merge, timed_advance
         try:
             yield self
         finally:
             log_reader.LogReader.peek, log_capture._read_changes = peek, read
-            Warehouse.apply_changes, log_reader.LogReader.advance = apply_descriptor, advance
+            ChangeStages.merge, log_reader.LogReader.advance = merge, advance
 
     def describe(self) -> str:
         s = self.seconds
         return (f"decode {s.get('decode', 0):.2f}s, fetch+parse {s.get('read', 0) - s.get('decode', 0):.2f}s, "
-                f"warehouse {s.get('warehouse', 0):.2f}s, slot advance {s.get('advance', 0):.2f}s")
+                f"merge {s.get('merge', 0):.2f}s, slot advance {s.get('advance', 0):.2f}s")
 
 
 def timed(fn) -> float:

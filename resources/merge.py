@@ -51,6 +51,23 @@ def key_match(key: Sequence[str], left: str, right: str) -> sql.Composable:
     return sql.SQL(" AND ").join(sql.SQL("{} = {}").format(sql.Identifier(left, k), sql.Identifier(right, k)) for k in key)
 
 
+#: Rows sampled per column is 300 times this. A staging table's joins need only its row count and
+#: how distinct its key is, which 3,000 rows estimate as well as the default 30,000 do, at a
+#: fifth of the cost (ANALYZE of a 100 k-row stage: 30 ms against 7 ms).
+STAGE_STATISTICS_TARGET = 10
+
+
+def analyze_for_joins(cursor, table: sql.Composable, columns: Sequence[str] = ()) -> None:
+    """ANALYZE a temporary table (autovacuum never does) from a small sample, on `columns` or all.
+
+    Without statistics the planner guesses a few hundred rows and probes the target's key index
+    once per staged row instead of hashing."""
+    cursor.execute(f"SET LOCAL default_statistics_target = {STAGE_STATISTICS_TARGET}")
+    target = sql.SQL("{} ({})").format(table, column_list(columns)) if columns else table
+    cursor.execute(sql.SQL("ANALYZE {}").format(target))
+    cursor.execute("RESET default_statistics_target")
+
+
 @dataclass(frozen=True)
 class SnapshotMerge:
     """Merge the rows of `source` (any SELECT yielding `columns`) into `target` on `key`.
@@ -156,6 +173,8 @@ class ChangeMerge:
     The merge locks other writers out of the target until the caller's transaction ends (readers
     go on): its insert finds new keys by anti-join, which `INSERT … ON CONFLICT` would otherwise
     have to guard against at twice the cost per row (measured: 0.38 s against 0.21 s for 90 k rows).
+    `prepare` locks and picks the last changes, `apply` writes them: the value history reads the
+    landing rows in between (warehouse.merge_keeping_history).
     """
 
     target: tuple[str, str]
@@ -204,11 +223,16 @@ class ChangeMerge:
             "FROM {latest} AS l WHERE l._op = 'delete' AND {match} AND t._operation <> 'delete'"
         ).format(target=sql.Identifier(*self.target), latest=self._latest, match=key_match(self.key, "t", "l"))
 
-    def run(self, cursor) -> MergeCounts:
+    def prepare(self, cursor) -> int:
+        """Lock the target and keep the last change per key; returns how many keys changed."""
         cursor.execute(sql.SQL("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE").format(sql.Identifier(*self.target)))
         cursor.execute(self.latest())
-        # Temp tables get no autovacuum statistics; the joins below need only the key's.
-        cursor.execute(sql.SQL("ANALYZE {} ({})").format(self._latest, column_list(self.key)))
+        keys = cursor.rowcount
+        analyze_for_joins(cursor, self._latest, self.key)
+        return keys
+
+    def apply(self, cursor) -> MergeCounts:
+        """Write the prepared changes to the target (in the caller's transaction)."""
         counts = {}
         for name, statement in (("updated", self.update_changed()), ("inserted", self.insert_new()), ("deleted", self.delete())):
             cursor.execute(statement)

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 
 import dagster as dg
 import sqlalchemy as sa
 from psycopg import sql
+from psycopg.copy import QueuedLibpqWriter
 from pydantic import Field
 
 from resources.databases import engine_for, resolve_url
-from resources.merge import ChangeMerge, MergeCounts, SnapshotMerge, column_list, key_match
+from resources.merge import ChangeMerge, MergeCounts, SnapshotMerge, analyze_for_joins, column_list, key_match
 from resources.sources import SourceDatabase, check_schema
 from sync_assets.mappings import SourceTable
 
@@ -125,7 +127,9 @@ def lock_landing(cursor, table: SourceTable) -> None:
     )
 
 
-def merge_keeping_history(cursor, table: SourceTable, rows: sql.Composable, merge: Callable[[], MergeCounts]) -> MergeCounts:
+def merge_keeping_history(
+    cursor, table: SourceTable, rows: sql.Composable, merge: Callable[[], MergeCounts], unique_keys: bool = False
+) -> MergeCounts:
     """Run `merge`, which rewrites landing rows from the relation `rows` (a staging table with the
     table's columns), keeping every value of `table.history` a landing row shows or has shown
     with the earliest `updated_at` it was seen with.
@@ -137,6 +141,11 @@ def merge_keeping_history(cursor, table: SourceTable, rows: sql.Composable, merg
     union of both (the RELEASED milestone, sync_assets/shipments/canonical.py). Values with a
     NULL in them are not kept: the history's key cannot hold one.
 
+    Only keys landing already holds, and keys `rows` changes more than once (never, when the
+    caller says its keys are `unique_keys`), can have history to write: a new key with one
+    change lands with exactly the values and time its history would hold. Leaving the others
+    out keeps a poll of 90 k new orders from grouping and probing 90 k pairs for nothing.
+
     Takes the landing table's lock, which every writer of the pair takes, so new pairs are found
     by anti-join rather than `ON CONFLICT`, which costs twice as much per row.
     """
@@ -147,11 +156,15 @@ def merge_keeping_history(cursor, table: SourceTable, rows: sql.Composable, merg
     landing = sql.Identifier("landing", table.landing_table)
     names = column_list(cols)
     keys = column_list(table.key)
+    repeated = "" if unique_keys else " UNION SELECT {keys} FROM {rows} GROUP BY {keys} HAVING count(*) > 1"
     cursor.execute(
         sql.SQL(
-            "CREATE TEMP TABLE history_batch ON COMMIT DROP AS SELECT {cols}, min(updated_at) AS first_updated_at FROM ("
-            "SELECT {cols}, updated_at FROM {rows} UNION ALL "
-            "SELECT {l_cols}, l.updated_at FROM {landing} l WHERE ({l_keys}) IN (SELECT {keys} FROM {rows})"
+            "CREATE TEMP TABLE history_batch ON COMMIT DROP AS "
+            "WITH old AS MATERIALIZED (SELECT {l_cols}, l.updated_at FROM {landing} l WHERE ({l_keys}) IN (SELECT {keys} FROM {rows})), "
+            "kept AS (SELECT {keys} FROM old" + repeated + ") "
+            "SELECT {cols}, min(updated_at) AS first_updated_at FROM ("
+            "SELECT {cols}, updated_at FROM old UNION ALL "
+            "SELECT {cols}, updated_at FROM {rows} WHERE ({keys}) IN (SELECT {keys} FROM kept)"
             ") AS seen WHERE updated_at IS NOT NULL AND {present} GROUP BY {cols}"
         ).format(
             cols=names, rows=rows, l_cols=column_list(cols, "l"), landing=landing, l_keys=column_list(table.key, "l"),
@@ -159,7 +172,7 @@ def merge_keeping_history(cursor, table: SourceTable, rows: sql.Composable, merg
         )
     )
     counts = merge()
-    cursor.execute("ANALYZE history_batch")
+    analyze_for_joins(cursor, sql.Identifier("history_batch"))
     match = key_match(cols, "h", "b")
     cursor.execute(
         sql.SQL(
@@ -178,15 +191,17 @@ def merge_keeping_history(cursor, table: SourceTable, rows: sql.Composable, merg
     return counts
 
 
-def merge_changes(cursor, table: SourceTable, stage: str) -> MergeCounts:
-    """Merge a staging table of changes (`_seq`, `_op`, `_lsn`, the table's columns; see
-    ChangeMerge) into landing and its history, then drop it."""
+def merge_changes(cursor, table: SourceTable, stage: str, staged: int) -> MergeCounts:
+    """Merge a staging table of `staged` changes (`_seq`, `_op`, `_lsn`, the table's columns;
+    see ChangeMerge) into landing and its history, then drop it."""
     merge = ChangeMerge(("landing", table.landing_table), table.key, table.column_names, stage)
-    # Statistics and memory keep the joins with landing hashed: without them the planner guesses
-    # a few hundred rows and probes the key index once per change.
-    cursor.execute(sql.SQL("ANALYZE {} ({})").format(sql.Identifier(stage), column_list(table.key)))
+    # The stage's statistics and the memory keep the joins with landing hashed and in memory.
+    analyze_for_joins(cursor, sql.Identifier(stage), table.key)
     cursor.execute("SET LOCAL work_mem = '256MB'")
-    counts = merge_keeping_history(cursor, table, sql.Identifier(stage), lambda: merge.run(cursor))
+    keys = merge.prepare(cursor)
+    counts = merge_keeping_history(
+        cursor, table, sql.Identifier(stage), lambda: merge.apply(cursor), unique_keys=keys == staged
+    )
     cursor.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(stage)))
     return counts
 
@@ -245,7 +260,7 @@ class Warehouse(dg.ConfigurableResource):
                     source=sql.SQL("SELECT * FROM {}").format(target),
                     tombstone=True,
                 )
-                counts = merge_keeping_history(cursor, table, target, lambda: merge.run(cursor, position))
+                counts = merge_keeping_history(cursor, table, target, lambda: merge.run(cursor, position), unique_keys=True)
             if counts.written:
                 # Fresh statistics keep the next run's key comparison on a hash join.
                 cursor.execute(sql.SQL("ANALYZE {}").format(landing))
@@ -288,22 +303,69 @@ class Warehouse(dg.ConfigurableResource):
         )
         return stage
 
-    @classmethod
-    def apply_changes(cls, cursor, table: SourceTable, rows: list[str]) -> MergeCounts:
-        """Merge captured changes of one table into landing, in the caller's transaction.
 
-        `rows` are COPY text lines `seq, op, lsn, columns…` in commit order, as the capture's
-        parser writes them (the values are the source types' own text output, so COPY parses
-        them with the column types). They are staged and merged by key, last change winning.
-        """
-        ensure_landing_table(cursor, table)
-        name = f"changes_{table.landing_table}"
-        stage = cls._create_stage(cursor, table, "_seq bigint, _op text, _lsn text, _unchanged text[], ", name)
-        copy = sql.SQL("COPY {} (_seq, _op, _lsn, {}, _unchanged) FROM STDIN").format(
-            stage, sql.SQL(", ").join(map(sql.Identifier, table.column_names))
-        )
-        with cursor.copy(copy) as writer:
-            for start in range(0, len(rows), 5000):  # one write per block, not per row
-                writer.write("".join(rows[start : start + 5000]))
-        cls._fill_unchanged_toast(cursor, table, stage)
-        return merge_changes(cursor, table, name)
+class ChangeStages:
+    """One poll's captured changes on their way into landing: a staging table per captured table,
+    filled by COPY while the capture is still reading, then merged by key (`merge`).
+
+    `rows` given to `write` are COPY text lines `seq, op, lsn, columns…, unchanged` in commit
+    order, as the capture's parsers write them (the values are the source types' own text
+    output, so COPY parses them with the column types). Writing while reading puts the two
+    processes to work at once: the warehouse parses one batch while Python parses the next
+    (100 k changes: the stage COPY, ~0.1 s, hidden behind parsing). A connection holds one COPY
+    at a time, so a batch for another table ends the open COPY and starts that table's.
+
+    Use it as a context manager around the read: leaving it ends the open COPY, and an error
+    aborts it, so the caller's transaction rolls back cleanly. `check` runs before a table's
+    first row is staged (the source schema check: a drifted column stops the poll with its name,
+    not with COPY's complaint about a value).
+    """
+
+    def __init__(self, cursor, tables: dict[tuple[str, str], SourceTable], check: Callable[[SourceTable], None]):
+        self._cursor = cursor
+        self._tables = tables
+        self._check = check
+        self.staged: dict[tuple[str, str], int] = {}  # rows per staged table, in the order first seen
+        self._copying: tuple[str, str] | None = None
+        self._copy_scope = ExitStack()
+
+    def __enter__(self) -> ChangeStages:
+        return self
+
+    def __exit__(self, *error) -> None:
+        self._copying = None
+        self._copy_scope.__exit__(*error)
+
+    def write(self, key: tuple[str, str], rows: list[str]) -> None:
+        table = self._tables[key]
+        if key not in self.staged:
+            self._end_copy()
+            self._check(table)
+            ensure_landing_table(self._cursor, table)
+            Warehouse._create_stage(self._cursor, table, "_seq bigint, _op text, _lsn text, _unchanged text[], ", _stage_name(table))
+            self.staged[key] = 0
+        if self._copying != key:
+            self._end_copy()
+            copy = sql.SQL("COPY {} (_seq, _op, _lsn, {}, _unchanged) FROM STDIN").format(
+                sql.Identifier(_stage_name(table)), column_list(table.column_names)
+            )
+            self._writer = self._copy_scope.enter_context(self._cursor.copy(copy, writer=QueuedLibpqWriter(self._cursor)))
+            self._copying = key
+        for start in range(0, len(rows), 5000):  # one write per block, not per row
+            self._writer.write("".join(rows[start : start + 5000]))
+        self.staged[key] += len(rows)
+
+    def _end_copy(self) -> None:
+        self._copying = None
+        self._copy_scope.close()
+
+    def merge(self, key: tuple[str, str]) -> MergeCounts:
+        """Merge one staged table into landing and its history (last change per key wins), in the
+        caller's transaction; call after leaving the context."""
+        table = self._tables[key]
+        Warehouse._fill_unchanged_toast(self._cursor, table, sql.Identifier(_stage_name(table)))
+        return merge_changes(self._cursor, table, _stage_name(table), self.staged[key])
+
+
+def _stage_name(table: SourceTable) -> str:
+    return f"changes_{table.landing_table}"

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from psycopg import sql
 
 from resources.dead_letters import DeadLetterRule, record_dead_letters
-from resources.merge import MergeCounts, SnapshotMerge, column_list
+from resources.merge import MergeCounts, SnapshotMerge, analyze_for_joins
 from resources.warehouse import ensure_index
 from sync_assets.shipments import scope as shipment_scope
 
@@ -174,7 +174,7 @@ class CanonicalTable:
         )
         # The merge joins on the key only: its statistics are all the plans need (a full ANALYZE
         # samples every column, a fifth of a large refresh).
-        cursor.execute(sql.SQL("ANALYZE {} ({})").format(stage, column_list(self.key)))
+        analyze_for_joins(cursor, stage, self.key)
         counts = SnapshotMerge(
             target=("canonical", self.name),
             key=self.key,

@@ -18,6 +18,7 @@ from psycopg import sql
 
 from conftest import query, run_sql
 from resources.capture import log_reader
+from resources.capture.test_decoding import DecodingError
 from resources.databases import dispose_engines
 from resources.sources import SchemaDriftError, SourceDatabase
 from resources.warehouse import Warehouse
@@ -320,6 +321,25 @@ def test_sigkill_during_apply_then_rerun_equals_an_uninterrupted_run(landscape, 
     assert query(landscape["warehouse"], "SELECT count(*) FROM landing.raw_fleet_telematics_events WHERE _operation = 'delete'") == [
         (60000 // 11,)
     ]
+
+
+def test_a_change_the_capture_cannot_read_stops_the_poll_with_nothing_applied(landscape, monkeypatch):
+    """The changes before it are already streaming into the warehouse's staging table when the
+    unreadable one comes: the poll fails naming it, and lands nothing, on every retry."""
+    monkeypatch.setenv("WAYBILL_CAPTURE_FLEET", "log")
+    fleet = landscape["fleet"]
+    poll("fleet")
+    run_sql(
+        fleet,
+        "INSERT INTO telematics_events SELECT g, 'ev-' || g, 'D0000001', 'POSITION', NULL, "
+        "timestamptz '2026-10-01 00:00Z', timestamptz '2026-10-01 00:01Z', NULL FROM generate_series(1, 25000) g",
+    )
+    # Without a replica identity a delete carries no key: nothing can say which row went.
+    run_sql(fleet, "ALTER TABLE telematics_events REPLICA IDENTITY NOTHING; DELETE FROM telematics_events WHERE seq = 1")
+    for _ in range(2):
+        with pytest.raises(DecodingError, match=r"change at [0-9A-F]+/[0-9A-F]+: delete on a table without a replica identity"):
+            poll("fleet")
+        assert query(landscape["warehouse"], "SELECT count(*) FROM landing.raw_fleet_telematics_events") == [(0,)]
 
 
 def test_schema_drift_stops_capture_naming_table_and_column(landscape, mode):

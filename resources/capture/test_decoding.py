@@ -41,7 +41,7 @@ _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\
 COPY_NULL = "\\N"
 
 #: What test_decoding prints, bare, for a large (TOASTed) value an UPDATE did not change: the value
-#: is not in the WAL. The column keeps its current value (Warehouse.apply_changes fills it in).
+#: is not in the WAL. The column keeps its current value (warehouse.ChangeStages.merge fills it in).
 UNCHANGED_TOAST = "unchanged-toast-datum"
 
 
@@ -272,7 +272,7 @@ class TableRows:
 
 class ChangeLines:
     """Collects `test_decoding` change lines as COPY text rows `seq, op, lsn, columns…, unchanged` per captured
-    table (Warehouse.apply_changes), in the order given; `seq` numbers them across tables so the
+    table (warehouse.ChangeStages), in the order given; `seq` numbers them across tables so the
     merge knows which change of a key is the last.
 
     Headers repeat on every line, so each distinct one is read once (with the regular

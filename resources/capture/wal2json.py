@@ -11,7 +11,7 @@ there is no quoting to untangle. One change per row:
     {"action":"B"} / {"action":"C"}   transaction begin / commit (`include-transaction`)
 
 An UPDATE leaves out a large (TOASTed) column it did not change, as test_decoding marks it
-`unchanged-toast-datum`: the column keeps its current value (Warehouse.apply_changes fills it in).
+`unchanged-toast-datum`: the column keeps its current value (warehouse.ChangeStages.merge fills it in).
 Numbers keep their exact text (a numeric(12,2) never passes through a float); json values come
 as JSON strings; booleans become COPY's t / f.
 """

@@ -202,7 +202,7 @@ def poll_cursor(warehouse: Warehouse, source: SourceDatabase, tables: list[Sourc
                 new_state = _next_sequence_state(cursor, stage, table.cursor[0], state, (xmin, xmax))
             else:
                 new_state = _next_timestamp_state(cursor, stage, table, oldest_writer) or state
-            counts = merge_changes(cursor, table, stage)
+            counts = merge_changes(cursor, table, stage, rows)
             if new_state != state or counts.written:
                 store_position(cursor, source.system, stream, json.dumps(new_state), counts.written)
             result.counts[table.name] = counts

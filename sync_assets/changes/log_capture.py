@@ -16,7 +16,7 @@ from resources.merge import MergeCounts
 from resources.sources import SourceDatabase, check_schema
 from psycopg import sql
 
-from resources.warehouse import Warehouse, ensure_landing_table, history_table
+from resources.warehouse import ChangeStages, Warehouse, ensure_landing_table, history_table
 from sync_assets.mappings import SourceTable
 
 
@@ -47,20 +47,22 @@ class PollResult:
 
 @dataclass
 class _Read:
-    """What a poll read from the slot: rows (BEGIN and COMMIT lines too), transactions, the last
-    commit's LSN, and the captured tables' changes as COPY rows (Warehouse.apply_changes)."""
+    """What a poll read from the slot: rows (BEGIN and COMMIT lines too), transactions, and the
+    last commit's LSN. The changes themselves went to the warehouse's staging tables."""
 
     rows: int = 0
     transactions: int = 0
     last_commit: str | None = None
-    changes: dict[tuple[str, str], list[str]] = field(default_factory=dict)
 
 
-def _read_changes(reader: LogReader, end: str, max_changes: int, tables: dict[tuple[str, str], SourceTable]) -> _Read:
-    """Parse the slot's pending changes as they are fetched: only the COPY rows stay in memory.
+def _read_changes(
+    reader: LogReader, end: str, max_changes: int, tables: dict[tuple[str, str], SourceTable], stages: ChangeStages
+) -> _Read:
+    """Parse the slot's pending changes as they are fetched and hand each fetched batch's COPY
+    rows to the staging tables: the warehouse copies one batch while the next is parsed, and only
+    one batch is ever in memory.
 
-    (Parsing in a thread while the warehouse applies earlier chunks was tried: it was no faster,
-    as applying in chunks cost the warehouse more than the overlap saved.)"""
+    (Parsing in a thread was tried: it was no faster, as the parse holds the interpreter.)"""
     read = _Read()
     decoder = reader.decoder
     lines = decoder.lines({key: table.column_names for key, table in tables.items()})
@@ -72,7 +74,10 @@ def _read_changes(reader: LogReader, end: str, max_changes: int, tables: dict[tu
                 read.last_commit = lsn
             elif not data.startswith(decoder.begin):
                 lines.add(data, lsn)
-    read.changes = lines.rows
+        for key, rows in lines.rows.items():
+            if rows:
+                stages.write(key, rows)
+                rows.clear()
     return read
 
 
@@ -159,13 +164,11 @@ def poll_log(warehouse: Warehouse, source: SourceDatabase, tables: list[SourceTa
                 # warehouse holds those changes, so the slot skips them now.
                 reader.advance(stored)
             end = reader.current_lsn()
-            read = _read_changes(reader, end, max_changes, by_name)
-            for key, table_rows in read.changes.items():
-                if table_rows:
-                    table = by_name[key]
-                    check_schema(src, table)
-                    result.counts[table.name] = Warehouse.apply_changes(cursor, table, table_rows)
-                    result.changes += len(table_rows)
+            with ChangeStages(cursor, by_name, lambda table: check_schema(src, table)) as stages:
+                read = _read_changes(reader, end, max_changes, by_name, stages)
+            for key, staged in stages.staged.items():
+                result.counts[by_name[key].name] = stages.merge(key)
+                result.changes += staged
             result.transactions = read.transactions
             result.position = read.last_commit or stored
             if read.last_commit:
