@@ -1,9 +1,9 @@
 """Set-based merge of a full snapshot into a warehouse table, without rewriting unchanged rows.
 
 A snapshot merge is three statements in the caller's transaction:
-1. insert keys the target has never seen;
-2. update rows whose values differ (`IS DISTINCT FROM`, so NULLs compare as values), leaving
+1. update rows whose values differ (`IS DISTINCT FROM`, so NULLs compare as values), leaving
    identical rows untouched: a rerun with no source change writes nothing and bloats nothing;
+2. insert keys the target has never seen (after the update, which would otherwise compare them);
 3. handle keys missing from the snapshot: landing tables keep a tombstone (`_operation =
    'delete'`, the history stays), canonical tables delete the row.
 
@@ -157,10 +157,11 @@ class SnapshotMerge:
         """Execute the three statements on a psycopg cursor inside the caller's transaction."""
         params = {"position": position} if self.tombstone else None
         counts = []
-        for statement in (self.insert_new(), self.update_changed(), self.remove_missing()):
+        for statement in (self.update_changed(), self.insert_new(), self.remove_missing()):
             cursor.execute(statement, params)
             counts.append(max(cursor.rowcount, 0))
-        return MergeCounts(*counts)
+        updated, inserted, deleted = counts
+        return MergeCounts(inserted, updated, deleted)
 
 
 @dataclass(frozen=True)
