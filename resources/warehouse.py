@@ -336,6 +336,14 @@ class ChangeStages:
         self._copying = None
         self._copy_scope.__exit__(*error)
 
+    def write_batch(self, rows: dict[tuple[str, str], list[str]]) -> None:
+        """Stage a batch's rows of each table and empty the lists; the table whose COPY is open
+        goes first, so a batch that continues it and starts another switches once."""
+        for key in sorted(rows, key=lambda key: key != self._copying):
+            if rows[key]:
+                self.write(key, rows[key])
+                rows[key].clear()
+
     def write(self, key: tuple[str, str], rows: list[str]) -> None:
         table = self._tables[key]
         if key not in self.staged:

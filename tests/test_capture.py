@@ -21,7 +21,7 @@ from resources.capture import log_reader
 from resources.capture.test_decoding import DecodingError
 from resources.databases import dispose_engines
 from resources.sources import SchemaDriftError, SourceDatabase
-from resources.warehouse import Warehouse
+from resources.warehouse import ChangeStages, Warehouse
 from sync_assets.changes import cursor_capture
 from sync_assets.changes.pending import pending_changes
 from sync_assets.changes.poll import catch_up, poll_source
@@ -321,6 +321,26 @@ def test_sigkill_during_apply_then_rerun_equals_an_uninterrupted_run(landscape, 
     assert query(landscape["warehouse"], "SELECT count(*) FROM landing.raw_fleet_telematics_events WHERE _operation = 'delete'") == [
         (60000 // 11,)
     ]
+
+
+def test_a_large_poll_alternating_between_tables_stages_each_in_turn(landscape, monkeypatch):
+    """The stages fill while the slot is read, one COPY at a time: orders, then lines, then
+    orders again once the read reaches their update, each into the stage it started."""
+    monkeypatch.setenv("WAYBILL_CAPTURE_ERP", "log")
+    erp = landscape["erp"]
+    poll("erp")
+    run_sql(erp, "INSERT INTO sales_orders SELECT 'SO-' || lpad(g::text, 7, '0'), 'C000001', 'WH-ATL', 'CS-000001-01', "
+                 "NULL, 'OPEN', '2026-10-01', '2026-10-01' FROM generate_series(1, 8000) g")
+    run_sql(erp, "INSERT INTO order_lines SELECT 'SO-' || lpad(g::text, 7, '0'), 1, 'sku-00001', g, '2026-10-01' "
+                 "FROM generate_series(1, 8000) g")
+    run_sql(erp, "UPDATE sales_orders SET status = 'RELEASED', updated_at = '2026-10-02' WHERE order_id <= 'SO-0006000'")
+    staged = []
+    write = ChangeStages.write
+    monkeypatch.setattr(ChangeStages, "write", lambda stages, key, rows: staged.append(key[1]) or write(stages, key, rows))
+    assert poll("erp").changes == 22000
+    assert [name for i, name in enumerate(staged) if i == 0 or staged[i - 1] != name] == ["sales_orders", "order_lines", "sales_orders"]
+    for table, columns in (("sales_orders", "order_id, status, updated_at"), ("order_lines", "order_id, line_no, quantity")):
+        assert landing(landscape, f"raw_erp_{table}", columns) == query(erp, f"SELECT {columns} FROM {table} ORDER BY 1, 2")
 
 
 def test_a_change_the_capture_cannot_read_stops_the_poll_with_nothing_applied(landscape, monkeypatch):

@@ -74,10 +74,7 @@ def _read_changes(
                 read.last_commit = lsn
             elif not data.startswith(decoder.begin):
                 lines.add(data, lsn)
-        for key, rows in lines.rows.items():
-            if rows:
-                stages.write(key, rows)
-                rows.clear()
+        stages.write_batch(lines.rows)
     return read
 
 
