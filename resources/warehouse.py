@@ -271,7 +271,7 @@ class Warehouse(dg.ConfigurableResource):
         """Give every update that left a large (TOASTed) value unchanged that value: the latest one
         an earlier change of the same key in this batch carried, else the one landing holds."""
         partial = cursor.execute(
-            sql.SQL("SELECT DISTINCT unnest(_unchanged) FROM {}").format(stage)
+            sql.SQL("SELECT DISTINCT unnest(_unchanged) FROM {} WHERE _unchanged IS NOT NULL").format(stage)
         ).fetchall()
         keys = sql.SQL(" AND ").join(
             sql.SQL("p.{k} = s.{k}").format(k=sql.Identifier(k)) for k in table.key

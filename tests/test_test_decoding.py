@@ -151,9 +151,13 @@ def test_an_unchanged_toasted_value_is_marked_not_taken_for_text():
     reader.add("table public.t: UPDATE: id[integer]:1 v[text]:unchanged-toast-datum n[numeric]:2 "
                '"odd col"[text]:unchanged-toast-datum flag[boolean]:true', "0/2")
     reader.add("table public.t: UPDATE: id[integer]:1 v[text]:'unchanged-toast-datum'", "0/3")  # real text
+    # the shape of 0/2 is a template now, and its numeric column is printed bare: still marked
+    reader.add("table public.t: UPDATE: id[integer]:1 v[text]:'b' n[numeric]:unchanged-toast-datum "
+               "\"odd col\"[text]:'c' flag[boolean]:true", "0/4")
     assert reader.rows[("public", "t")][1:] == [
         "2\tupdate\t0/2\t1\t\\N\t2\t\\N\ttrue\t{v,odd col}\n",
         "3\tupdate\t0/3\t1\tunchanged-toast-datum\t\\N\t\\N\t\\N\t\\N\n",
+        "4\tupdate\t0/4\t1\tb\t\\N\tc\ttrue\t{n}\n",
     ]
 
 
