@@ -141,10 +141,12 @@ def merge_keeping_history(
     union of both (the RELEASED milestone, sync_assets/shipments/canonical.py). Values with a
     NULL in them are not kept: the history's key cannot hold one.
 
-    Only keys landing already holds, and keys `rows` changes more than once (never, when the
-    caller says its keys are `unique_keys`), can have history to write: a new key with one
-    change lands with exactly the values and time its history would hold. Leaving the others
-    out keeps a poll of 90 k new orders from grouping and probing 90 k pairs for nothing.
+    Only keys whose landing row `rows` shows with other history values or another `updated_at`,
+    and keys `rows` changes more than once (never, when the caller says its keys are
+    `unique_keys`), can have history to write: a new key with one change lands with exactly the
+    values and time its history would hold, and an unchanged one keeps them. Leaving those out
+    keeps a poll of 90 k new orders, or a nightly snapshot of a million mostly unchanged ones,
+    from grouping and probing every pair for nothing.
 
     Takes the landing table's lock, which every writer of the pair takes, so new pairs are found
     by anti-join rather than `ON CONFLICT`, which costs twice as much per row.
@@ -160,14 +162,16 @@ def merge_keeping_history(
     cursor.execute(
         sql.SQL(
             "CREATE TEMP TABLE history_batch ON COMMIT DROP AS "
-            "WITH old AS MATERIALIZED (SELECT {l_cols}, l.updated_at FROM {landing} l WHERE ({l_keys}) IN (SELECT {keys} FROM {rows})), "
+            "WITH old AS MATERIALIZED (SELECT {l_cols}, l.updated_at FROM {landing} l WHERE EXISTS ("
+            "SELECT 1 FROM {rows} r WHERE {r_keys} AND ({r_seen}) IS DISTINCT FROM ({l_seen}))), "
             "kept AS (SELECT {keys} FROM old" + repeated + ") "
             "SELECT {cols}, min(updated_at) AS first_updated_at FROM ("
             "SELECT {cols}, updated_at FROM old UNION ALL "
             "SELECT {cols}, updated_at FROM {rows} WHERE ({keys}) IN (SELECT {keys} FROM kept)"
             ") AS seen WHERE updated_at IS NOT NULL AND {present} GROUP BY {cols}"
         ).format(
-            cols=names, rows=rows, l_cols=column_list(cols, "l"), landing=landing, l_keys=column_list(table.key, "l"),
+            cols=names, rows=rows, l_cols=column_list(cols, "l"), landing=landing, r_keys=key_match(table.key, "r", "l"),
+            r_seen=column_list([*table.history, "updated_at"], "r"), l_seen=column_list([*table.history, "updated_at"], "l"),
             keys=keys, present=sql.SQL(" AND ").join(sql.SQL("{} IS NOT NULL").format(sql.Identifier(c)) for c in table.history),
         )
     )

@@ -25,6 +25,7 @@ from resources.warehouse import ChangeStages, Warehouse
 from sync_assets.changes import cursor_capture
 from sync_assets.changes.pending import pending_changes
 from sync_assets.changes.poll import catch_up, poll_source
+from sync_assets.mappings import source_table
 
 DDL = Path(__file__).resolve().parent.parent / "sync_assets" / "sandbox" / "ddl"
 MOVEMENT = (
@@ -129,6 +130,27 @@ def test_the_status_history_keeps_what_the_landing_row_no_longer_shows(landscape
         run_sql(erp, "UPDATE sales_orders SET status = 'CLOSED', updated_at = '2026-10-01T12:00Z' WHERE order_id = 'SO-0000002'")
         poll("erp")
         assert statuses_seen(landscape, "SO-0000002") == {"OPEN": "10:30", "RELEASED": "11:00", "CLOSED": "12:00"}
+
+
+def test_a_snapshot_comparison_keeps_the_status_history_too(landscape, monkeypatch):
+    """The nightly key comparison (a snapshot merge) writes the same history a poll would."""
+    monkeypatch.setenv("WAYBILL_CAPTURE_ERP", "cursor")
+    erp, warehouse = landscape["erp"], landscape["warehouse"]
+    run_sql(erp, "INSERT INTO sales_orders VALUES ('SO-0000001', 'C000001', 'WH-ATL', 'CS-000001-01', NULL, 'OPEN', "
+                 "'2026-10-01T08:00Z', '2026-10-01T08:00Z'), ('SO-0000002', 'C000001', 'WH-ATL', 'CS-000001-01', NULL, "
+                 "'OPEN', '2026-10-01T08:00Z', '2026-10-01T08:00Z'), ('SO-0000003', 'C000001', 'WH-ATL', 'CS-000001-01', "
+                 "NULL, 'OPEN', '2026-10-01T08:00Z', '2026-10-01T08:00Z')")
+    poll("erp")
+    run_sql(erp, "UPDATE sales_orders SET status = 'RELEASED', updated_at = '2026-10-01T09:00Z' WHERE order_id = 'SO-0000001'")
+    run_sql(erp, "UPDATE sales_orders SET ship_to = 'CS-000001-02', updated_at = '2026-10-01T09:30Z' WHERE order_id = 'SO-0000002'")
+    orders, source = source_table("erp", "sales_orders"), SourceDatabase(system="erp")
+    assert Warehouse().load_snapshot(source, orders).counts.updated == 2
+    history = "SELECT order_id, status, to_char(first_updated_at AT TIME ZONE 'UTC', 'HH24:MI') FROM landing.raw_erp_sales_orders_history ORDER BY 1"
+    # SO-0000003 did not change: it needs no history row
+    assert query(warehouse, history) == [("SO-0000001", "OPEN", "08:00"), ("SO-0000002", "OPEN", "08:00")]
+    assert statuses_seen(landscape, "SO-0000002") == {"OPEN": "08:00"}
+    assert Warehouse().load_snapshot(source, orders).counts.written == 0
+    assert len(query(warehouse, history)) == 2
 
 
 def test_price_correction_that_skips_updated_at(landscape, mode):
