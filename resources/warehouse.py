@@ -330,7 +330,8 @@ class ChangeStages:
         self._tables = tables
         self._check = check
         self.staged: dict[tuple[str, str], int] = {}  # rows per staged table, in the order first seen
-        self._copying: tuple[str, str] | None = None
+        self._copying: tuple[str, str] | None = None  # the table whose COPY is open
+        self._writer = None  # that COPY
         self._copy_scope = ExitStack()
 
     def __enter__(self) -> ChangeStages:
