@@ -30,6 +30,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from unittest import mock
 
 import psycopg
 
@@ -124,47 +125,37 @@ class Phases:
     def _add(self, name: str, started: float) -> None:
         self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - started
 
-    @contextlib.contextmanager
-    def watching(self):
-        peek, read, advance = log_reader.LogReader.peek, log_capture._read_changes, log_reader.LogReader.advance
-        merge = ChangeStages.merge
-        phases = self
+    def _timed(self, name: str, step):
+        def timed(*args):
+            started = time.perf_counter()
+            try:
+                return step(*args)
+            finally:
+                self._add(name, started)
 
+        return timed
+
+    def _timed_peek(self, peek):
         def timed_peek(reader, *args):
             started = time.perf_counter()
             for index, batch in enumerate(peek(reader, *args)):
                 if index == 0:
-                    phases._add("decode", started)
+                    self._add("decode", started)
                 yield batch
 
-        def timed_read(*args):
-            started = time.perf_counter()
-            try:
-                return read(*args)
-            finally:
-                phases._add("read", started)
+        return timed_peek
 
-        def timed_merge(stages, key):
-            started = time.perf_counter()
-            try:
-                return merge(stages, key)
-            finally:
-                phases._add("merge", started)
-
-        def timed_advance(reader, lsn):
-            started = time.perf_counter()
-            try:
-                return advance(reader, lsn)
-            finally:
-                phases._add("advance", started)
-
-        log_reader.LogReader.peek, log_capture._read_changes = timed_peek, timed_read
-        ChangeStages.merge, log_reader.LogReader.advance = timed_merge, timed_advance
-        try:
+    @contextlib.contextmanager
+    def watching(self):
+        with contextlib.ExitStack() as patches:
+            for owner, name, wrap in (
+                (log_reader.LogReader, "peek", self._timed_peek),
+                (log_capture, "_read_changes", lambda step: self._timed("read", step)),
+                (ChangeStages, "merge", lambda step: self._timed("merge", step)),
+                (log_reader.LogReader, "advance", lambda step: self._timed("advance", step)),
+            ):
+                patches.enter_context(mock.patch.object(owner, name, wrap(getattr(owner, name))))
             yield self
-        finally:
-            log_reader.LogReader.peek, log_capture._read_changes = peek, read
-            ChangeStages.merge, log_reader.LogReader.advance = merge, advance
 
     def describe(self) -> str:
         s = self.seconds
