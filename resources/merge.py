@@ -66,7 +66,7 @@ def analyze_for_joins(cursor, table: sql.Composable, columns: Sequence[str] = ()
     cursor.execute(f"SET LOCAL default_statistics_target = {STAGE_STATISTICS_TARGET}")
     target = sql.SQL("{} ({})").format(table, column_list(columns)) if columns else table
     cursor.execute(sql.SQL("ANALYZE {}").format(target))
-    cursor.execute("RESET default_statistics_target")
+    cursor.execute("SET LOCAL default_statistics_target TO DEFAULT")
 
 
 @dataclass(frozen=True)
