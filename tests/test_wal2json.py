@@ -102,6 +102,20 @@ def test_rows_read_again_through_a_learnt_template_come_out_as_the_json_path_giv
     assert lines.rows[T][1].split("\t")[4] == "tab\\there"  # COPY's escape for the tab JSON decoded
 
 
+def test_a_value_written_unlike_its_type_leaves_the_template_for_the_json_path():
+    """A template reads numbers bare and booleans as true / false; wal2json quotes a numeric NaN,
+    so that row is decoded as JSON, and the rows after it use the template again."""
+    shape = ('{"action":"I","schema":"public","table":"t","columns":[{"name":"id","type":"integer","value":%s},'
+             '{"name":"n","type":"numeric(12,2)","value":%s},{"name":"b","type":"boolean","value":%s}]}')
+    lines = Wal2JsonLines({T: ("id", "n", "b")})
+    for values in (("1", "2.50", "true"), ("2", '"NaN"', "false"), ("3", "null", "null"), ("4", "-0.5", "false")):
+        lines.add(shape % values, "0/1")
+    assert len(lines._templates) == 1
+    assert [row.split("\t", 3)[3] for row in lines.rows[T]] == [
+        "1\t2.50\tt\t\\N\n", "2\tNaN\tf\t\\N\n", "3\t\\N\t\\N\t\\N\n", "4\t-0.5\tf\t\\N\n",
+    ]
+
+
 @pytest.mark.parametrize(
     "row, reason",
     [

@@ -51,23 +51,35 @@ def _copy_value(value, escape: bool) -> str:
     return "t" if value else "f"  # the only other JSON values a row holds are booleans
 
 
-#: A value in a row without backslashes: a string holds no quote, so it ends at the next one.
-_VALUE = r'("[^"]*"|null|true|false|-?[0-9][0-9.eE+-]*)'
+#: How wal2json writes a value, by the column's type, as a pattern whose one group is the value's
+#: COPY text (no group, so \\N, for null): numbers bare, booleans true / false, anything else a
+#: JSON string, which in a row without backslashes holds no quote and no escape. A value written
+#: another way (a numeric NaN comes quoted) does not match, and its row takes the JSON path.
+_NUMBER_TYPES = frozenset({"smallint", "integer", "bigint", "oid", "real", "double precision", "numeric"})
+_NUMBER = r"(?:(-?[0-9][0-9.eE+-]*)|null)"
+_BOOLEAN = r"(?:(t(?=rue)|f(?=alse))(?:rue|alse)|null)"
+_STRING = r'(?:"([^"]*)"|null)'
 
 
-def _bare_copy_value(text: str) -> str:
-    """A value matched by _VALUE as COPY text."""
-    if text[0] == '"':
-        return text[1:-1]
-    return {"null": COPY_NULL, "true": "t", "false": "f"}.get(text, text)
+def _value_pattern(type_name: str) -> str:
+    base = type_name.split("(")[0]  # numeric(12,2)
+    return _NUMBER if base in _NUMBER_TYPES else _BOOLEAN if base == "boolean" else _STRING
+
+
+def _picker(positions: list[int | None]):
+    """From a match's groups to the mapped columns' COPY text; None: a column the row lacks."""
+    if positions and None not in positions and positions == list(range(positions[0], positions[0] + len(positions))):
+        first, last = positions[0], positions[0] + len(positions)
+        return lambda groups: "\t".join(groups[first:last])  # the row's columns, in order
+    return lambda groups: "\t".join([COPY_NULL if i is None else groups[i] for i in positions])
 
 
 class _Template:
     """The text of one table's rows of one shape (action, columns with their types, identity) as a
-    regular expression, and how its values make COPY rows: reading a row then costs one match,
-    where decoding its JSON and walking the result cost three times as much. It serves only rows
-    without backslashes (no escapes to undo) and is kept only once it has read the row it was
-    learnt from exactly as the JSON path did."""
+    regular expression whose groups are the values as COPY text: reading a row then costs one
+    match and a join, where decoding its JSON and walking the result cost three times as much. It
+    serves only rows without backslashes (no escapes to undo) and is kept only once it has read
+    the row it was learnt from exactly as the JSON path did."""
 
     def __init__(self, change: dict, mapped: Sequence[str]):
         self.key = (change["schema"], change["table"])
@@ -79,36 +91,31 @@ class _Template:
         for label, fields in (("columns", columns), ("identity", identity)):
             if fields:
                 tuples = ",".join(
-                    re.escape(json.dumps({"name": n, "type": t}, separators=(",", ":"))[:-1] + ',"value":') + _VALUE + r"\}"
+                    re.escape(json.dumps({"name": n, "type": t}, separators=(",", ":"))[:-1] + ',"value":')
+                    + _value_pattern(t) + r"\}"
                     for n, t in fields
                 )
                 parts.append(re.escape(f',"{label}":[') + tuples + r"\]")
-        self.pattern = re.compile("".join(parts) + r"\}")
-        new = {name: i + 1 for i, (name, _) in enumerate(columns)}
-        old = {name: len(columns) + i + 1 for i, (name, _) in enumerate(identity)}
-        self.new = [new.get(c) for c in mapped]
-        self.old = [old.get(c) for c in mapped]
+        self.fullmatch = re.compile("".join(parts) + r"\}").fullmatch
+        new = {name: i for i, (name, _) in enumerate(columns)}
+        old = {name: len(columns) + i for i, (name, _) in enumerate(identity)}
+        self.new = _picker([new.get(c) for c in mapped])
+        self.old = _picker([old.get(c) for c in mapped])
         self.key_pairs = [(old[name], new[name]) for name in old if name in new]
         unchanged = [c for c in mapped if c not in new] if self.action == "U" else []
         self.marker = ("{" + ",".join(unchanged) + "}") if unchanged else COPY_NULL
 
     def rows(self, data: str) -> list[tuple[str, str, str]] | None:
         """[(op, values, unchanged)] for a row of this shape, else None."""
-        match = self.pattern.fullmatch(data)
+        match = self.fullmatch(data)
         if match is None:
             return None
-        groups = match.groups()
-
-        def values(positions):
-            return "\t".join(COPY_NULL if i is None else _bare_copy_value(groups[i - 1]) for i in positions)
-
+        groups = match.groups(COPY_NULL)
         if self.action == "D":
-            return [("delete", values(self.old), COPY_NULL)]
-        rows = []
-        if any(groups[o - 1] != groups[n - 1] for o, n in self.key_pairs):
-            rows.append(("delete", values(self.old), COPY_NULL))  # the key changed: the old row is gone
-        rows.append((_OPS[self.action], values(self.new), self.marker))
-        return rows
+            return [("delete", self.old(groups), COPY_NULL)]
+        if any(groups[o] != groups[n] for o, n in self.key_pairs):  # the key changed: the old row is gone
+            return [("delete", self.old(groups), COPY_NULL), (_OPS[self.action], self.new(groups), self.marker)]
+        return [(_OPS[self.action], self.new(groups), self.marker)]
 
 
 class Wal2JsonLines:
