@@ -8,6 +8,9 @@ In one process run, on one server:
                    then with the canonical shipments refresh;
                    once per output plugin the server loads (test_decoding always; wal2json where
                    installed and allowed, e.g. the machine's server as .ci/run sets it up);
+                   then log polls with nothing new right after the N changes, without waiting
+                   (median of 20; the first also reads past the warehouse's own writes when, as
+                   here, the warehouse shares the source's server);
   cursor capture   the same N changes by cursor poll into landing;
   idle poll        a poll with nothing new, log and cursor mode, with 10 k and 1 M rows in the
                    source table (median of 20), in the steady state (see `settle`). A cursor poll
@@ -126,10 +129,10 @@ class Phases:
         self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - started
 
     def _timed(self, name: str, step):
-        def timed(*args):
+        def timed(*args, **kwargs):
             started = time.perf_counter()
             try:
-                return step(*args)
+                return step(*args, **kwargs)
             finally:
                 self._add(name, started)
 
@@ -225,6 +228,11 @@ def main() -> None:
             total = result.seconds + canonical_seconds
             figures.append((f"{label} + canonical shipments", result.changes / total,
                             f"canonical refresh {canonical_seconds:.2f}s ({refreshed.describe()} of {refreshed.rows:,})"))
+            if plugin:
+                # No settling: the slot must restart after the change by itself (LogReader.log_running_transactions).
+                first, *rest = [timed(lambda: poll_source(warehouse, source)) for _ in range(21)]
+                figures.append((f"idle poll, log, right after the {result.changes:,} changes", statistics.median(rest) * 1000,
+                                f"ms (median of 20; the first {first * 1000:.0f} ms reads past the warehouse's own writes)"))
 
         for rows in (10_000, args.big):
             with psycopg.connect(urls["erp"], autocommit=True) as conn:

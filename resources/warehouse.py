@@ -372,12 +372,38 @@ class ChangeStages:
         self._copying = None
         self._copy_scope.close()
 
-    def merge(self, key: tuple[str, str]) -> MergeCounts:
+    def merge(self, key: tuple[str, str], truncated: bool = False) -> MergeCounts:
         """Merge one staged table into landing and its history (last change per key wins), in the
-        caller's transaction; call after leaving the context."""
+        caller's transaction; call after leaving the context. `truncated`: the stage holds a
+        TRUNCATE of the table (the parser saw one)."""
         table = self._tables[key]
+        staged, emptied = self.staged[key], 0
+        if truncated:
+            staged, emptied = _apply_truncate(self._cursor, table, _stage_name(table), staged)
         Warehouse._fill_unchanged_toast(self._cursor, table, sql.Identifier(_stage_name(table)))
-        return merge_changes(self._cursor, table, _stage_name(table), self.staged[key])
+        return merge_changes(self._cursor, table, _stage_name(table), staged) + MergeCounts(0, 0, emptied)
+
+
+def _apply_truncate(cursor, table: SourceTable, stage: str, staged: int) -> tuple[int, int]:
+    """The source table was emptied (TRUNCATE) at a position inside this stage: drop the changes
+    staged before its last TRUNCATE (the rows they wrote are gone; so are their values from the
+    value history), and make a tombstone, at the TRUNCATE's position, of every landing row that no
+    later change writes again. Returns (changes left in the stage, rows tombstoned)."""
+    stage_id = sql.Identifier(stage)
+    seq, position = cursor.execute(
+        sql.SQL("SELECT _seq, _lsn FROM {} WHERE _op = 'truncate' ORDER BY _seq DESC LIMIT 1").format(stage_id)
+    ).fetchone()
+    cursor.execute(sql.SQL("DELETE FROM {} WHERE _seq <= %s").format(stage_id), (seq,))
+    staged -= cursor.rowcount
+    lock_landing(cursor, table)
+    cursor.execute(
+        sql.SQL(
+            "UPDATE {landing} t SET _operation = 'delete', _capture_position = %s, _captured_at = now(), "
+            "_xid = pg_current_xact_id() WHERE t._operation <> 'delete' AND NOT EXISTS (SELECT 1 FROM {stage} s WHERE {match})"
+        ).format(landing=sql.Identifier("landing", table.landing_table), stage=stage_id, match=key_match(table.key, "s", "t")),
+        (position,),
+    )
+    return staged, cursor.rowcount
 
 
 def _stage_name(table: SourceTable) -> str:

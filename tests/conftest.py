@@ -86,6 +86,33 @@ def query(url: str, statement: str, params: dict | None = None) -> list[tuple]:
         return conn.execute(statement, params).fetchall()
 
 
+def check_truncates_are_captured(erp: str, warehouse: str, poll) -> None:
+    """A TRUNCATE of a captured table lands as a tombstone of every row it emptied, rows written
+    after it (in its transaction or later ones in the same poll) land, and a TRUNCATE of a table
+    the capture does not read (alone, or listed with a captured one) changes nothing.
+    `poll()` polls the ERP by log."""
+    poll()
+    run_sql(erp, "CREATE TABLE scratch (id int PRIMARY KEY); INSERT INTO scratch VALUES (1)")
+    run_sql(erp, "INSERT INTO order_lines SELECT 'SO-000000' || g, 1, 'SKU-00001', g, '2026-10-01' FROM generate_series(1, 5) g")
+    poll()
+    run_sql(erp, "TRUNCATE scratch")
+    with psycopg.connect(erp) as conn:  # one transaction: emptied, then partly filled again
+        conn.execute("INSERT INTO order_lines VALUES ('SO-0000006', 1, 'SKU-00001', 6, '2026-10-01')")
+        conn.execute("TRUNCATE order_lines, scratch")
+        conn.execute("INSERT INTO order_lines VALUES ('SO-0000002', 1, 'SKU-00009', 20, '2026-10-02')")
+    run_sql(erp, "UPDATE order_lines SET quantity = 21; INSERT INTO order_lines VALUES ('SO-0000007', 1, 'SKU-00001', 7, '2026-10-02')")
+    result = poll()
+    live = "SELECT order_id, line_no, sku, quantity FROM landing.raw_erp_order_lines WHERE _operation <> 'delete' ORDER BY 1"
+    assert query(warehouse, live) == query(erp, "SELECT order_id, line_no, sku, quantity FROM order_lines ORDER BY 1") == [
+        ("SO-0000002", 1, "SKU-00009", 21), ("SO-0000007", 1, "SKU-00001", 7)
+    ]
+    assert query(warehouse, "SELECT order_id FROM landing.raw_erp_order_lines WHERE _operation = 'delete' ORDER BY 1") == [
+        ("SO-0000001",), ("SO-0000003",), ("SO-0000004",), ("SO-0000005",)
+    ]
+    assert result.counts["erp.order_lines"].deleted == 4
+    assert sum(c.written for c in poll().counts.values()) == 0
+
+
 def system_pg_available() -> bool:
     try:
         with psycopg.connect(SYSTEM_PG_URL, connect_timeout=2):

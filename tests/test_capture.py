@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 from psycopg import sql
 
-from conftest import query, run_sql
+from conftest import check_truncates_are_captured, query, run_sql
 from resources.capture import log_reader
 from resources.capture.test_decoding import DecodingError
 from resources.databases import dispose_engines
@@ -263,6 +263,28 @@ def test_a_log_poll_far_behind_reads_at_once_without_testing_for_changes_first(l
     run_sql(erp, insert, (2, 20_001))  # several MB of WAL
     assert poll("erp").changes == 20_000 and len(tests) == 1
     assert poll("erp").changes == 0
+
+
+def test_a_large_poll_leaves_the_slot_restarting_where_it_stopped(landscape, monkeypatch):
+    """Before a large read, the poll has the server log its running transactions (PostgreSQL
+    16+): the advance moves the slot's restart point up to that record, so the next polls decode
+    none of the large change again (without it, they did until the server logged one itself)."""
+    monkeypatch.setenv("WAYBILL_CAPTURE_ERP", "log")
+    erp = landscape["erp"]
+    if query(erp, "SHOW server_version_num")[0][0] < "160000":
+        pytest.skip("pg_log_standby_snapshot() is PostgreSQL 16+")
+    poll("erp")
+    run_sql(erp, "INSERT INTO order_lines SELECT 'SO-' || lpad(g::text, 7, '0'), 1, 'SKU-00001', g, '2026-10-01' "
+                 "FROM generate_series(1, 20000) g")  # several MB of WAL
+    assert poll("erp").changes == 20_000
+    [(behind,)] = query(erp, "SELECT pg_wal_lsn_diff(confirmed_flush_lsn, restart_lsn) FROM pg_replication_slots "
+                             "WHERE database = current_database()")
+    assert behind < 64 * 1024
+
+
+def test_truncates_are_captured_as_deletes_of_what_they_emptied(landscape, monkeypatch):
+    monkeypatch.setenv("WAYBILL_CAPTURE_ERP", "log")
+    check_truncates_are_captured(landscape["erp"], landscape["warehouse"], lambda: poll("erp"))
 
 
 def test_replay_after_a_crash_between_commit_and_slot_advance(landscape, monkeypatch):

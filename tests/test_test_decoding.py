@@ -121,6 +121,17 @@ def test_copy_rows_of_every_shape_match_the_scan():
     ]
 
 
+def test_a_truncate_of_captured_tables_is_a_truncate_row_each_and_others_are_skipped():
+    reader = ChangeLines({("public", "t"): COLUMNS, ("odd schema", "u"): ("id",)})
+    reader.add("table public.scratch: TRUNCATE: (no-flags)", "0/A")
+    reader.add('table public.other, "odd schema".u, public.t: TRUNCATE: restart_seqs cascade', "0/B")
+    assert reader.rows == {
+        ("public", "t"): ["2\ttruncate\t0/B\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\n"],
+        ("odd schema", "u"): ["1\ttruncate\t0/B\t\\N\t\\N\n"],
+    }
+    assert reader.truncated == {("public", "t"), ("odd schema", "u")}
+
+
 def test_rows_are_numbered_across_tables_in_the_order_given():
     reader = ChangeLines({("public", "t"): COLUMNS, ("public", "u"): ("id",)})
     reader.add("table public.t: UPDATE: old-key: id[integer]:1 new-tuple: id[integer]:2", "0/A")

@@ -12,7 +12,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from conftest import SYSTEM_PG_URL, query, run_sql, scratch_databases, system_pg_available
+from conftest import SYSTEM_PG_URL, check_truncates_are_captured, query, run_sql, scratch_databases, system_pg_available
 from resources.capture.test_decoding import DecodingError
 from resources.capture.wal2json import Wal2JsonLines, peek_options
 from resources.sources import SourceDatabase
@@ -116,10 +116,18 @@ def test_a_value_written_unlike_its_type_leaves_the_template_for_the_json_path()
     ]
 
 
+def test_a_truncate_of_a_captured_table_is_a_truncate_row_and_others_are_skipped():
+    lines = Wal2JsonLines({T: ("id", "v"), ("public", "u"): ("id",)})
+    for row in ('{"action":"T","schema":"public","table":"other"}', '{"action":"T","schema":"public","table":"t"}'):
+        lines.add(row, "0/5")
+    assert lines.rows == {T: ["1\ttruncate\t0/5\t\\N\t\\N\t\\N\n"], ("public", "u"): []}
+    assert lines.truncated == {T}
+
+
 @pytest.mark.parametrize(
     "row, reason",
     [
-        ('{"action":"T","schema":"public","table":"t"}', "'T' on 't' is not a row change"),
+        ('{"action":"X","schema":"public","table":"t"}', "'X' on 't' is not a row change"),
         ('{"action":"I","schema":"public","table":"t"', "unreadable wal2json row"),
         ('{"action":"D","schema":"public","table":"t","identity":[]}', "without a replica identity"),
         ('{"action":"I","schema":"public","table":"t"}', "wal2json row without 'columns'"),
@@ -209,6 +217,10 @@ def test_a_source_that_can_load_wal2json_is_captured_through_it_exactly(wal2json
     assert query(wh, "SELECT md5(reason), status FROM landing.raw_billing_disputes") == query(
         billing, "SELECT md5(reason), status FROM disputes"
     )
+
+
+def test_truncates_are_captured_through_wal2json_too(wal2json_landscape):
+    check_truncates_are_captured(wal2json_landscape["erp"], wal2json_landscape["warehouse"], lambda: poll("erp"))
 
 
 def test_writes_to_tables_it_does_not_capture_leave_a_wal2json_source_idle(wal2json_landscape):

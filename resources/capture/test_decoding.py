@@ -27,6 +27,10 @@ from dataclasses import dataclass
 _HEADER = re.compile(
     r'table (?P<schema>"(?:[^"]+|"")+"|[^.]+)\.(?P<table>"(?:[^"]+|"")+"|[^:]+): (?P<op>INSERT|UPDATE|DELETE): '
 )
+#: One TRUNCATE names every table it emptied: `table public.a, public.b: TRUNCATE: (no-flags)`.
+_QUALIFIED = r'(?:"(?:[^"]|"")+"|[^.,:" ]+)\.(?:"(?:[^"]|"")+"|[^.,:" ]+)'
+_TRUNCATE = re.compile(rf"table (?P<tables>{_QUALIFIED}(?:, {_QUALIFIED})*): TRUNCATE: (?:\(no-flags\)|restart_seqs|cascade|restart_seqs cascade)")
+_TRUNCATED_TABLE = re.compile(r'(?P<schema>"(?:[^"]|"")+"|[^.,:" ]+)\.(?P<table>"(?:[^"]|"")+"|[^.,:" ]+)')
 
 #: Types whose values test_decoding prints without quotes (its print_literal); any other type,
 #: a domain over one of these included, is quoted. A wrong guess only costs speed: the template
@@ -267,6 +271,7 @@ class ChangeLines:
 
     def __init__(self, tables: dict[tuple[str, str], Sequence[str]]):
         self._tables = {key: TableRows(columns) for key, columns in tables.items()}
+        self.truncated: set[tuple[str, str]] = set()  # captured tables a TRUNCATE emptied
         #: header text -> (table's rows, op, TableRows), or None for a table not captured
         self._headers: dict[str, tuple[list[str], str, TableRows] | None] = {}
         self.rows: dict[tuple[str, str], list[str]] = {key: [] for key in tables}
@@ -300,6 +305,10 @@ class ChangeLines:
         if header is None:
             if data.startswith("message:"):
                 return None, 0
+            if truncate := _TRUNCATE.fullmatch(data):
+                for table in _TRUNCATED_TABLE.finditer(truncate["tables"]):
+                    self._truncate((_identifier(table["schema"]), _identifier(table["table"])), lsn)
+                return None, 0
             raise DecodingError(f"change at {lsn}: unexpected line {data[:80]!r}")
         table = (_identifier(header["schema"]), _identifier(header["table"]))
         known = (self.rows[table], header["op"].lower(), self._tables[table]) if table in self._tables else None
@@ -307,3 +316,12 @@ class ChangeLines:
         if data.find(": ", data.find(": ", 6) + 2) + 2 == header.end():
             self._headers[header.group()] = known
         return known, header.end()
+
+    def _truncate(self, table: tuple[str, str], lsn: str) -> None:
+        """A captured table emptied: one `truncate` row (no values), which the merge reads as a
+        delete of every row the table held before it (warehouse.ChangeStages.merge)."""
+        if table in self._tables:
+            self._seq += 1
+            nulls = "\t".join([COPY_NULL] * len(self._tables[table].columns))
+            self.rows[table].append(f"{self._seq}\ttruncate\t{lsn}\t{nulls}\t{COPY_NULL}\n")
+            self.truncated.add(table)

@@ -8,6 +8,7 @@ there is no quoting to untangle. One change per row:
     {"action":"I","schema":"public","table":"t","columns":[{"name":"id","type":"integer","value":1}, …]}
     {"action":"U", …, "columns":[…new tuple…], "identity":[…old key…]}
     {"action":"D", …, "identity":[…key…]}
+    {"action":"T","schema":"public","table":"t"}   a TRUNCATE (test_decoding: `table …: TRUNCATE: …`)
     {"action":"B"} / {"action":"C"}   transaction begin / commit (`include-transaction`)
 
 An UPDATE leaves out a large (TOASTed) column it did not change, as test_decoding marks it
@@ -127,6 +128,7 @@ class Wal2JsonLines:
         self.rows: dict[tuple[str, str], list[str]] = {key: [] for key in tables}
         self._seq = 0
         self._templates: dict[str, list[_Template]] = {}  # by the row's text up to its first '['
+        self.truncated: set[tuple[str, str]] = set()  # captured tables a TRUNCATE emptied
 
     def add(self, data: str, lsn: str) -> None:
         """Add one change row; begin, commit, logical messages and other tables are skipped."""
@@ -143,6 +145,12 @@ class Wal2JsonLines:
         except (ValueError, KeyError, TypeError) as error:
             raise DecodingError(f"change at {lsn}: unreadable wal2json row {data[:80]!r}: {error}") from None
         if action in ("B", "C", "M"):
+            return
+        if action == "T":  # a TRUNCATE, one row per table it emptied
+            key = (change.get("schema"), change.get("table"))
+            if key in self._columns:
+                self._append(key, lsn, [("truncate", "\t".join([COPY_NULL] * len(self._columns[key])), COPY_NULL)])
+                self.truncated.add(key)
             return
         if action not in _OPS:
             raise DecodingError(f"change at {lsn}: wal2json action {action!r} on {change.get('table')!r} is not a row change")

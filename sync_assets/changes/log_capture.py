@@ -53,6 +53,7 @@ class _Read:
     rows: int = 0
     transactions: int = 0
     last_commit: str | None = None
+    truncated: set[tuple[str, str]] = field(default_factory=set)  # captured tables a TRUNCATE emptied
 
 
 def _read_changes(
@@ -75,6 +76,7 @@ def _read_changes(
             elif not data.startswith(decoder.begin):
                 lines.add(data, lsn)
         stages.write_batch(lines.rows)
+    read.truncated = lines.truncated
     return read
 
 
@@ -150,6 +152,10 @@ def poll_log(warehouse: Warehouse, source: SourceDatabase, tables: list[SourceTa
                 ensure_state_table(cursor)
                 store_position(cursor, system, stream, created_at, 0)
             result.initialised = True
+        if not _may_be_idle(end, confirmed):
+            # Before the warehouse transaction takes an id: on a shared server, the record would
+            # list it as running, and the restart point could not move past it.
+            reader.log_running_transactions()
         with warehouse.engine().begin() as wh:
             cursor = wh.connection.driver_connection.cursor()
             ensure_state_table(cursor)
@@ -164,7 +170,7 @@ def poll_log(warehouse: Warehouse, source: SourceDatabase, tables: list[SourceTa
             with ChangeStages(cursor, by_name, lambda table: check_schema(src, table)) as stages:
                 read = _read_changes(reader, end, max_changes, by_name, stages)
             for key, staged in stages.staged.items():
-                result.counts[by_name[key].name] = stages.merge(key)
+                result.counts[by_name[key].name] = stages.merge(key, truncated=key in read.truncated)
                 result.changes += staged
             result.transactions = read.transactions
             result.position = read.last_commit or stored
