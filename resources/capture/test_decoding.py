@@ -28,9 +28,12 @@ _HEADER = re.compile(
     r'table (?P<schema>"(?:[^"]+|"")+"|[^.]+)\.(?P<table>"(?:[^"]+|"")+"|[^:]+): (?P<op>INSERT|UPDATE|DELETE): '
 )
 #: One TRUNCATE names every table it emptied: `table public.a, public.b: TRUNCATE: (no-flags)`.
-_QUALIFIED = r'(?:"(?:[^"]|"")+"|[^.,:" ]+)\.(?:"(?:[^"]|"")+"|[^.,:" ]+)'
-_TRUNCATE = re.compile(rf"table (?P<tables>{_QUALIFIED}(?:, {_QUALIFIED})*): TRUNCATE: (?:\(no-flags\)|restart_seqs|cascade|restart_seqs cascade)")
-_TRUNCATED_TABLE = re.compile(r'(?P<schema>"(?:[^"]|"")+"|[^.,:" ]+)\.(?P<table>"(?:[^"]|"")+"|[^.,:" ]+)')
+_NAME = r'"(?:[^"]|"")+"|[^.,:" ]+'
+_TRUNCATE = re.compile(
+    rf"table (?P<tables>(?:{_NAME})\.(?:{_NAME})(?:, (?:{_NAME})\.(?:{_NAME}))*): "
+    r"TRUNCATE: (?:\(no-flags\)|restart_seqs|cascade|restart_seqs cascade)"
+)
+_TRUNCATED_TABLE = re.compile(rf"(?P<schema>{_NAME})\.(?P<table>{_NAME})")
 
 #: Types whose values test_decoding prints without quotes (its print_literal); any other type,
 #: a domain over one of these included, is quoted. A wrong guess only costs speed: the template
