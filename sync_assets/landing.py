@@ -82,6 +82,7 @@ def _poll_result(key: dg.AssetKey, table: SourceTable, poll) -> dg.MaterializeRe
             "capture_mode": dg.MetadataValue.text(f"{poll.mode} ({poll.decoder})" if poll.decoder else poll.mode),
             "capture_position": dg.MetadataValue.text(poll.position or ""),
             "lag_bytes": dg.MetadataValue.int(poll.lag_bytes),
+            **({"capture_restarted": dg.MetadataValue.text(poll.restarted)} if poll.restarted else {}),
         },
     )
 
@@ -108,6 +109,8 @@ def source_landing_asset(system: str) -> dg.AssetsDefinition:
                 f"{system}: {poll.mode} poll, {poll.transactions} transactions, {poll.changes} changes "
                 f"in {poll.seconds:.2f}s; lag {poll.lag_bytes} bytes"
             )
+            if poll.restarted:
+                context.log.warning(f"{system}: {poll.restarted}")
             nightly = config.refresh == "nightly"
             snapshots = [k for k in selected if nightly and _snapshot_at_night(tables[k.path[-1]], poll.mode)]
             # Every selected table reports, changed or not: downstream canonical assets in the same

@@ -287,6 +287,46 @@ def test_truncates_are_captured_as_deletes_of_what_they_emptied(landscape, monke
     check_truncates_are_captured(landscape["erp"], landscape["warehouse"], lambda: poll("erp"))
 
 
+def test_a_slot_the_server_invalidated_is_replaced_and_every_table_compared(landscape, pg_admin_url, monkeypatch):
+    """A source server may remove WAL a slot still needs (max_slot_wal_keep_size) while Waybill is
+    not polling; that slot can never be read again. The sensor asks for a run, and the poll starts
+    from a new slot with a whole-table comparison: landing shows the source's rows again, the
+    value history from before stays, and the operator is told."""
+    monkeypatch.setenv("WAYBILL_CAPTURE_ERP", "log")
+    erp, warehouse = landscape["erp"], landscape["warehouse"]
+    poll("erp")
+    order = "INSERT INTO sales_orders VALUES (%s, 'C000001', 'WH-ATL', 'CS-000001-01', NULL, 'OPEN', now(), now())"
+    run_sql(erp, order, ("SO-0000001",))
+    run_sql(erp, order, ("SO-0000002",))
+    poll("erp")
+    run_sql(erp, "UPDATE sales_orders SET status = 'RELEASED', updated_at = now() WHERE order_id = 'SO-0000001'")
+    poll("erp")
+    run_sql(erp, "UPDATE sales_orders SET status = 'SHIPPED', updated_at = now() WHERE order_id = 'SO-0000001'")
+    run_sql(erp, "DELETE FROM sales_orders WHERE order_id = 'SO-0000002'")
+    run_sql(erp, order, ("SO-0000003",))
+    try:
+        run_sql(pg_admin_url, "ALTER SYSTEM SET max_slot_wal_keep_size = 0")
+        run_sql(pg_admin_url, "SELECT pg_reload_conf()")
+        for _ in range(2):
+            run_sql(pg_admin_url, "SELECT pg_switch_wal()")
+            run_sql(pg_admin_url, "CHECKPOINT")
+    finally:
+        run_sql(pg_admin_url, "ALTER SYSTEM RESET max_slot_wal_keep_size")
+        run_sql(pg_admin_url, "SELECT pg_reload_conf()")
+    assert query(erp, "SELECT wal_status FROM pg_replication_slots WHERE database = current_database()") == [("lost",)]
+
+    assert pending_changes(Warehouse(), SourceDatabase(system="erp")).startswith("lost after ")
+    result = poll("erp")
+    assert "was invalidated by the source server" in result.restarted
+    assert landing(landscape, "raw_erp_sales_orders", "order_id, status") == [("SO-0000001", "SHIPPED"), ("SO-0000003", "OPEN")]
+    assert query(warehouse, "SELECT order_id, status FROM landing.raw_erp_sales_orders_history ORDER BY 1, 2") == [
+        ("SO-0000001", "OPEN"), ("SO-0000001", "RELEASED")
+    ]
+    run_sql(erp, "UPDATE sales_orders SET status = 'CLOSED', updated_at = now() WHERE order_id = 'SO-0000003'")
+    result = poll("erp")
+    assert (result.restarted, result.changes) == (None, 1)
+
+
 def test_replay_after_a_crash_between_commit_and_slot_advance(landscape, monkeypatch):
     """The warehouse committed but the slot was never advanced: the next poll must skip, not re-apply."""
     monkeypatch.setenv("WAYBILL_CAPTURE_ERP", "log")

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import psycopg
 import sqlalchemy as sa
@@ -76,6 +77,16 @@ def lsn_value(lsn: str) -> int:
     return (int(high, 16) << 32) + int(low, 16)
 
 
+class SlotState(NamedTuple):
+    exists: bool
+    active_pid: int | None  # the backend using the slot now, if any
+    end: str  # the end of the flushed WAL
+    confirmed: str | None  # the slot's confirmed position
+    #: The server has removed WAL the slot still needed (max_slot_wal_keep_size): it can never be
+    #: read again (PostgreSQL: invalidated, wal_status 'lost').
+    lost: bool
+
+
 class LogReader:
     """Reads one source database's slot.
 
@@ -117,20 +128,19 @@ class LogReader:
         self.wait_until_free()
         self.conn.execute(sa.text("SELECT pg_drop_replication_slot(:s)"), {"s": self.slot})
 
-    def state(self) -> tuple[bool, int | None, str, str | None]:
-        """(slot exists, active backend pid, flushed WAL position (see current_lsn), confirmed
-        position) in one round trip."""
+    def state(self) -> SlotState:
+        """The slot's state and the flushed WAL position (see current_lsn), in one round trip."""
         row = self.conn.execute(
             sa.text(
-                "SELECT s.active_pid, pg_current_wal_flush_lsn()::text, s.confirmed_flush_lsn::text, s.plugin "
-                "FROM (SELECT 1) one "
+                "SELECT s.active_pid, pg_current_wal_flush_lsn()::text, s.confirmed_flush_lsn::text, s.plugin, "
+                "s.wal_status FROM (SELECT 1) one "
                 "LEFT JOIN pg_replication_slots s ON s.slot_name = :s AND s.database = current_database()"
             ),
             {"s": self.slot},
         ).one()
         if row[3] in DECODERS:
             self.decoder = DECODERS[row[3]]
-        return row[2] is not None, row[0], row[1], row[2]
+        return SlotState(exists=row[3] is not None, active_pid=row[0], end=row[1], confirmed=row[2], lost=row[4] == "lost")
 
     def wait_until_free(self, timeout_s: float = 60.0) -> None:
         """Wait while another backend still holds the slot.

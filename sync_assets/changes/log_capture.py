@@ -33,6 +33,9 @@ class PollResult:
     seconds: float = 0.0
     caught_up: bool = True  # False: the poll stopped at its size limit with changes still waiting
     decoder: str | None = None  # the slot's output plugin (log mode)
+    #: Why the poll started the source again from a new slot and a whole-table comparison, where
+    #: it did so for a reason the operator should hear about (a slot the server invalidated).
+    restarted: str | None = None
 
     def add(self, later: PollResult) -> None:
         """Fold a later poll of the same source into this one (a catch-up of several polls)."""
@@ -42,6 +45,7 @@ class PollResult:
         for name, counts in later.counts.items():
             self.counts[name] = self.counts.get(name, MergeCounts(0, 0, 0)) + counts
         self.initialised = self.initialised or later.initialised
+        self.restarted = self.restarted or later.restarted
         self.lag_bytes, self.seconds, self.caught_up = later.lag_bytes, self.seconds + later.seconds, later.caught_up
 
 
@@ -119,9 +123,20 @@ def poll_log(warehouse: Warehouse, source: SourceDatabase, tables: list[SourceTa
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as src:
         reader = LogReader(engine, src, system, by_name)
         result = PollResult(system, "log", None)
-        exists, active_pid, end, confirmed = reader.state()
+        exists, active_pid, end, confirmed, lost = reader.state()
         result.decoder = reader.decoder.plugin
-        if exists and not _snapshot_completed(warehouse, system, stream):
+        if exists and lost:
+            # The server removed WAL the slot still needed (max_slot_wal_keep_size): the changes
+            # since the last poll cannot be read any more, and every peek would fail. A new slot
+            # and a whole-table comparison bring landing back to the source's rows; the values
+            # rows showed in between went with the WAL.
+            reader.drop_slot()
+            exists = False
+            result.restarted = (
+                f"replication slot {reader.slot} was invalidated by the source server (WAL it needed was removed, "
+                f"see max_slot_wal_keep_size); started again from a new slot, comparing every table whole"
+            )
+        elif exists and not _snapshot_completed(warehouse, system, stream):
             # A poll died between creating the slot and storing the position its snapshot
             # covers: the landing copy may be partial, so start again with a new slot.
             reader.drop_slot()
@@ -137,11 +152,12 @@ def poll_log(warehouse: Warehouse, source: SourceDatabase, tables: list[SourceTa
             created_at = reader.create_slot()
             result.decoder = reader.decoder.plugin
             # No slot means a new history (a rebuilt source, another server): value histories
-            # from before cannot be trusted against it, so they restart from this snapshot.
+            # from before cannot be trusted against it, so they restart from this snapshot. A
+            # lost slot was the same source's: its histories stay.
             with warehouse.engine().begin() as wh:
                 cursor = wh.connection.driver_connection.cursor()
                 for table in tables:
-                    if table.history:
+                    if table.history and not lost:
                         ensure_landing_table(cursor, table)
                         cursor.execute(sql.SQL("TRUNCATE {}").format(history_table(table)))
             for table in tables:

@@ -33,12 +33,14 @@ def pending_log(source: SourceDatabase) -> str | None:
     engine = source.engine()
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         reader = LogReader(engine, conn, source.system, [("public", t.table) for t in tables_of(source.system)])
-        exists, _active_pid, end, confirmed = reader.state()
-        if not exists:
+        slot = reader.state()
+        if not slot.exists:
             return "initial"
+        if slot.lost:  # the poll starts the source again from a new slot
+            return f"lost after {slot.confirmed}"
         # Named by the slot's confirmed position: it stays put until a poll captures the changes,
         # so the same pending changes always give the same run key, however far the WAL moves.
-        return f"after {confirmed}" if reader.has_changes(end) else None
+        return f"after {slot.confirmed}" if reader.has_changes(slot.end) else None
 
 
 def pending_cursor(warehouse: Warehouse, source: SourceDatabase) -> str | None:
