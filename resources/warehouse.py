@@ -13,6 +13,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 
 import dagster as dg
+import psycopg
 import sqlalchemy as sa
 from psycopg import sql
 from psycopg.copy import QueuedLibpqWriter
@@ -308,87 +309,125 @@ class Warehouse(dg.ConfigurableResource):
         return stage
 
 
+class DirectInsertConflict(Exception):
+    """An insert copied straight into landing met a key landing already holds (see ChangeStages)."""
+
+
 class ChangeStages:
-    """One poll's captured changes on their way into landing: a staging table per captured table,
-    filled by COPY while the capture is still reading, then merged by key (`merge`).
+    """One poll's captured changes on their way into landing, written while the capture is still
+    reading: the warehouse copies one batch while Python parses the next.
 
-    `rows` given to `write` are COPY text lines `seq, op, lsn, columns…, unchanged` in commit
-    order, as the capture's parsers write them (the values are the source types' own text
-    output, so COPY parses them with the column types). Writing while reading puts the two
-    processes to work at once: the warehouse parses one batch while Python parses the next
-    (100 k changes: the stage COPY, ~0.1 s, hidden behind parsing). A connection holds one COPY
-    at a time, so a batch for another table ends the open COPY and starts that table's.
+    `write_batch` takes the capture's parser output per captured table:
+    - `rows`: COPY text lines `seq, op, lsn, columns…, unchanged` in commit order (the values are
+      the source types' own text output, so COPY parses them with the column types). They go
+      into a staging table per table, merged by key into landing and its history (`merge`).
+    - `inserts`: landing COPY lines `columns…, lsn` of inserts, copied straight into landing. A
+      new key with one change needs no merge and no history, and COPY's bulk insert is the
+      cheapest way in: a poll of 90 k new orders and 10 k status changes took 1.24 s with every
+      change through the stage and 0.96 s with the inserts straight in (merge 0.52 → 0.17 s). The
+      merge of the staged changes runs after them, so a staged update of a key inserted in the
+      same poll applies on top of it. A key landing already holds (an order deleted and created
+      again, a change replayed over the first snapshot) fails the COPY with DirectInsertConflict,
+      and the caller reads the poll again with every change through the stage.
 
-    Use it as a context manager around the read: leaving it ends the open COPY, and an error
-    aborts it, so the caller's transaction rolls back cleanly. `check` runs before a table's
-    first row is staged (the source schema check: a drifted column stops the poll with its name,
-    not with COPY's complaint about a value).
+    A connection holds one COPY at a time, so a batch for another table (or the other kind of
+    row) ends the open COPY and starts that one. Use it as a context manager around the read:
+    leaving it ends the open COPY, and an error aborts it, so the caller's transaction rolls back
+    cleanly. `check` runs before a table's first row is written (the source schema check: a
+    drifted column stops the poll with its name, not with COPY's complaint about a value).
     """
 
     def __init__(self, cursor, tables: dict[tuple[str, str], SourceTable], check: Callable[[SourceTable], None]):
         self._cursor = cursor
         self._tables = tables
         self._check = check
-        self.staged: dict[tuple[str, str], int] = {}  # rows per staged table, in the order first seen
-        self._copying: tuple[str, str] | None = None  # the table whose COPY is open
+        self.staged: dict[tuple[str, str], int] = {}  # rows staged per table, in the order first seen
+        self.inserted: dict[tuple[str, str], int] = {}  # inserts copied straight into landing per table
+        self._copying: tuple[tuple[str, str], bool] | None = None  # (table, into landing) of the open COPY
         self._writer = None  # that COPY
         self._copy_scope = ExitStack()
 
     def __enter__(self) -> ChangeStages:
         return self
 
-    def __exit__(self, *error) -> None:
+    def __exit__(self, kind, error, traceback) -> None:
+        if kind is None:
+            self._end_copy()
         self._copying = None
-        self._copy_scope.__exit__(*error)
+        self._copy_scope.__exit__(kind, error, traceback)
 
-    def write_batch(self, rows: dict[tuple[str, str], list[str]]) -> None:
-        """Stage a batch's rows of each table and empty the lists; the table whose COPY is open
-        goes first, so a batch that continues it and starts another switches once."""
-        for key in sorted(rows, key=lambda key: key != self._copying):
-            if rows[key]:
-                self.write(key, rows[key])
-                rows[key].clear()
+    def write_batch(self, rows: dict[tuple[str, str], list[str]], inserts: dict[tuple[str, str], list[str]]) -> None:
+        """Write a batch's rows and inserts of each table and empty the lists; the open COPY's
+        go first, so a batch that continues it and starts another switches once."""
+        batch = [(key, False, lines) for key, lines in rows.items() if lines]
+        batch += [(key, True, lines) for key, lines in inserts.items() if lines]
+        for key, landing, lines in sorted(batch, key=lambda item: item[:2] != self._copying):
+            self._write(key, landing, lines)
+            lines.clear()
 
-    def write(self, key: tuple[str, str], rows: list[str]) -> None:
+    def changes(self, key: tuple[str, str]) -> int:
+        return self.staged.get(key, 0) + self.inserted.get(key, 0)
+
+    def _write(self, key: tuple[str, str], landing: bool, rows: list[str]) -> None:
         table = self._tables[key]
         if key not in self.staged:
             self._end_copy()
             self._check(table)
             ensure_landing_table(self._cursor, table)
             Warehouse._create_stage(self._cursor, table, "_seq bigint, _op text, _lsn text, _unchanged text[], ", _stage_name(table))
-            self.staged[key] = 0
-        if self._copying != key:
+            self.staged[key], self.inserted[key] = 0, 0
+        if self._copying != (key, landing):
             self._end_copy()
-            copy = sql.SQL("COPY {} (_seq, _op, _lsn, {}, _unchanged) FROM STDIN").format(
-                sql.Identifier(_stage_name(table)), column_list(table.column_names)
-            )
+            if landing:
+                copy = sql.SQL("COPY {} ({}, _capture_position) FROM STDIN").format(
+                    sql.Identifier("landing", table.landing_table), column_list(table.column_names)
+                )
+            else:
+                copy = sql.SQL("COPY {} (_seq, _op, _lsn, {}, _unchanged) FROM STDIN").format(
+                    sql.Identifier(_stage_name(table)), column_list(table.column_names)
+                )
             self._writer = self._copy_scope.enter_context(self._cursor.copy(copy, writer=QueuedLibpqWriter(self._cursor)))
-            self._copying = key
+            self._copying = (key, landing)
         for start in range(0, len(rows), 5000):  # one write per block, not per row
             self._writer.write("".join(rows[start : start + 5000]))
-        self.staged[key] += len(rows)
+        if landing:
+            self.inserted[key] += len(rows)
+        else:
+            self.staged[key] += len(rows)
 
     def _end_copy(self) -> None:
+        into_landing = self._copying is not None and self._copying[1]
         self._copying = None
-        self._copy_scope.close()
+        try:
+            self._copy_scope.close()
+        except psycopg.errors.UniqueViolation as conflict:
+            if into_landing:
+                raise DirectInsertConflict(str(conflict).splitlines()[0]) from conflict
+            raise
 
     def merge(self, key: tuple[str, str], truncated: bool = False) -> MergeCounts:
         """Merge one staged table into landing and its history (last change per key wins), in the
         caller's transaction; call after leaving the context. `truncated`: the stage holds a
-        TRUNCATE of the table (the parser saw one)."""
+        TRUNCATE of the table (the parser saw one). The counts include the direct inserts."""
         table = self._tables[key]
-        staged, emptied = self.staged[key], 0
+        staged, emptied, removed = self.staged[key], 0, 0
         if truncated:
-            staged, emptied = _apply_truncate(self._cursor, table, _stage_name(table), staged)
+            staged, emptied, removed = _apply_truncate(self._cursor, table, _stage_name(table), staged)
+        counts = MergeCounts(self.inserted[key] - removed, 0, emptied)
+        if not staged:
+            self._cursor.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(_stage_name(table))))
+            return counts
         Warehouse._fill_unchanged_toast(self._cursor, table, sql.Identifier(_stage_name(table)))
-        return merge_changes(self._cursor, table, _stage_name(table), staged) + MergeCounts(0, 0, emptied)
+        return merge_changes(self._cursor, table, _stage_name(table), staged) + counts
 
 
-def _apply_truncate(cursor, table: SourceTable, stage: str, staged: int) -> tuple[int, int]:
+def _apply_truncate(cursor, table: SourceTable, stage: str, staged: int) -> tuple[int, int, int]:
     """The source table was emptied (TRUNCATE) at a position inside this stage: drop the changes
     staged before its last TRUNCATE (the rows they wrote are gone; so are their values from the
     value history), and make a tombstone, at the TRUNCATE's position, of every landing row that no
-    later change writes again. Returns (changes left in the stage, rows tombstoned)."""
+    later change writes again. Rows this poll copied into landing (`_xid`: this transaction)
+    came before the TRUNCATE (ChangeLines stops copying at one): they go as the staged ones do,
+    without a trace. Returns (changes left in the stage, rows tombstoned, rows removed)."""
     stage_id = sql.Identifier(stage)
     seq, position = cursor.execute(
         sql.SQL("SELECT _seq, _lsn FROM {} WHERE _op = 'truncate' ORDER BY _seq DESC LIMIT 1").format(stage_id)
@@ -396,14 +435,19 @@ def _apply_truncate(cursor, table: SourceTable, stage: str, staged: int) -> tupl
     cursor.execute(sql.SQL("DELETE FROM {} WHERE _seq <= %s").format(stage_id), (seq,))
     staged -= cursor.rowcount
     lock_landing(cursor, table)
+    landing, emptied = sql.Identifier("landing", table.landing_table), sql.SQL("NOT EXISTS (SELECT 1 FROM {} s WHERE {})").format(
+        stage_id, key_match(table.key, "s", "t")
+    )
+    cursor.execute(sql.SQL("DELETE FROM {} t WHERE t._xid = pg_current_xact_id() AND {}").format(landing, emptied))
+    removed = cursor.rowcount
     cursor.execute(
         sql.SQL(
-            "UPDATE {landing} t SET _operation = 'delete', _capture_position = %s, _captured_at = now(), "
-            "_xid = pg_current_xact_id() WHERE t._operation <> 'delete' AND NOT EXISTS (SELECT 1 FROM {stage} s WHERE {match})"
-        ).format(landing=sql.Identifier("landing", table.landing_table), stage=stage_id, match=key_match(table.key, "s", "t")),
+            "UPDATE {} t SET _operation = 'delete', _capture_position = %s, _captured_at = now(), "
+            "_xid = pg_current_xact_id() WHERE t._operation <> 'delete' AND {}"
+        ).format(landing, emptied),
         (position,),
     )
-    return staged, cursor.rowcount
+    return staged, cursor.rowcount, removed
 
 
 def _stage_name(table: SourceTable) -> str:

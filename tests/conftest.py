@@ -17,6 +17,8 @@ import pytest
 import sqlalchemy as sa
 from psycopg import sql
 
+from resources.merge import MergeCounts
+
 from resources import databases, embedded
 from resources.settings import DATABASE_ROLES, URL_ENV
 from sync_assets.sandbox import SandboxSummary, build
@@ -88,8 +90,9 @@ def query(url: str, statement: str, params: dict | None = None) -> list[tuple]:
 
 def check_truncates_are_captured(erp: str, warehouse: str, poll) -> None:
     """A TRUNCATE of a captured table lands as a tombstone of every row it emptied, rows written
-    after it (in its transaction or later ones in the same poll) land, and a TRUNCATE of a table
-    the capture does not read (alone, or listed with a captured one) changes nothing.
+    after it (in its transaction or later ones in the same poll) land, rows written before it in
+    the same poll do not, and a TRUNCATE of a table the capture does not read (alone, or listed
+    with a captured one) changes nothing.
     `poll()` polls the ERP by log."""
     poll()
     run_sql(erp, "CREATE TABLE scratch (id int PRIMARY KEY); INSERT INTO scratch VALUES (1)")
@@ -99,17 +102,18 @@ def check_truncates_are_captured(erp: str, warehouse: str, poll) -> None:
     with psycopg.connect(erp) as conn:  # one transaction: emptied, then partly filled again
         conn.execute("INSERT INTO order_lines VALUES ('SO-0000006', 1, 'SKU-00001', 6, '2026-10-01')")
         conn.execute("TRUNCATE order_lines, scratch")
-        conn.execute("INSERT INTO order_lines VALUES ('SO-0000002', 1, 'SKU-00009', 20, '2026-10-02')")
+        conn.execute("INSERT INTO order_lines VALUES ('SO-0000008', 1, 'SKU-00009', 20, '2026-10-02')")
     run_sql(erp, "UPDATE order_lines SET quantity = 21; INSERT INTO order_lines VALUES ('SO-0000007', 1, 'SKU-00001', 7, '2026-10-02')")
     result = poll()
     live = "SELECT order_id, line_no, sku, quantity FROM landing.raw_erp_order_lines WHERE _operation <> 'delete' ORDER BY 1"
     assert query(warehouse, live) == query(erp, "SELECT order_id, line_no, sku, quantity FROM order_lines ORDER BY 1") == [
-        ("SO-0000002", 1, "SKU-00009", 21), ("SO-0000007", 1, "SKU-00001", 7)
+        ("SO-0000007", 1, "SKU-00001", 7), ("SO-0000008", 1, "SKU-00009", 21)
     ]
+    # SO-0000006 lived only inside the truncating transaction: it never lands, not even as a tombstone.
     assert query(warehouse, "SELECT order_id FROM landing.raw_erp_order_lines WHERE _operation = 'delete' ORDER BY 1") == [
-        ("SO-0000001",), ("SO-0000003",), ("SO-0000004",), ("SO-0000005",)
+        ("SO-0000001",), ("SO-0000002",), ("SO-0000003",), ("SO-0000004",), ("SO-0000005",)
     ]
-    assert result.counts["erp.order_lines"].deleted == 4
+    assert result.counts["erp.order_lines"] == MergeCounts(inserted=2, updated=0, deleted=5)
     assert sum(c.written for c in poll().counts.values()) == 0
 
 

@@ -21,8 +21,9 @@ from resources.capture import log_reader
 from resources.capture.test_decoding import DecodingError
 from resources.databases import dispose_engines
 from resources.sources import SchemaDriftError, SourceDatabase
+from resources.merge import MergeCounts
 from resources.warehouse import ChangeStages, Warehouse
-from sync_assets.changes import cursor_capture
+from sync_assets.changes import cursor_capture, log_capture
 from sync_assets.changes.pending import pending_changes
 from sync_assets.changes.poll import catch_up, poll_source
 from sync_assets.mappings import source_table
@@ -282,7 +283,11 @@ def test_a_large_poll_leaves_the_slot_restarting_where_it_stopped(landscape, mon
     assert behind < 64 * 1024
 
 
-def test_truncates_are_captured_as_deletes_of_what_they_emptied(landscape, monkeypatch):
+@pytest.mark.parametrize("polls", ["small", "large"])
+def test_truncates_are_captured_as_deletes_of_what_they_emptied(landscape, monkeypatch, polls):
+    """`large`: inserts go straight into landing until the TRUNCATE, then through the stage."""
+    if polls == "large":
+        monkeypatch.setattr(log_capture, "IDLE_TEST_BYTES", -1)
     monkeypatch.setenv("WAYBILL_CAPTURE_ERP", "log")
     check_truncates_are_captured(landscape["erp"], landscape["warehouse"], lambda: poll("erp"))
 
@@ -408,8 +413,8 @@ def test_sigkill_during_apply_then_rerun_equals_an_uninterrupted_run(landscape, 
 
 
 def test_a_large_poll_alternating_between_tables_stages_each_in_turn(landscape, monkeypatch):
-    """The stages fill while the slot is read, one COPY at a time: orders, then lines, then
-    orders again once the read reaches their update, each into the stage it started."""
+    """Landing and the stages fill while the slot is read, one COPY at a time: orders, then
+    lines, then orders again once the read reaches their update, each into the COPY it started."""
     monkeypatch.setenv("WAYBILL_CAPTURE_ERP", "log")
     erp = landscape["erp"]
     poll("erp")
@@ -418,11 +423,16 @@ def test_a_large_poll_alternating_between_tables_stages_each_in_turn(landscape, 
     run_sql(erp, "INSERT INTO order_lines SELECT 'SO-' || lpad(g::text, 7, '0'), 1, 'sku-00001', g, '2026-10-01' "
                  "FROM generate_series(1, 8000) g")
     run_sql(erp, "UPDATE sales_orders SET status = 'RELEASED', updated_at = '2026-10-02' WHERE order_id <= 'SO-0006000'")
-    staged = []
-    write = ChangeStages.write
-    monkeypatch.setattr(ChangeStages, "write", lambda stages, key, rows: staged.append(key[1]) or write(stages, key, rows))
+    written = []
+    write = ChangeStages._write
+    monkeypatch.setattr(
+        ChangeStages, "_write", lambda stages, key, landing, rows: written.append((key[1], landing)) or write(stages, key, landing, rows)
+    )
     assert poll("erp").changes == 22000
-    assert [name for i, name in enumerate(staged) if i == 0 or staged[i - 1] != name] == ["sales_orders", "order_lines", "sales_orders"]
+    # The inserts of this large poll go straight into landing, the updates through the stage.
+    assert [copy for i, copy in enumerate(written) if i == 0 or written[i - 1] != copy] == [
+        ("sales_orders", True), ("order_lines", True), ("sales_orders", False)
+    ]
     for table, columns in (("sales_orders", "order_id, status, updated_at"), ("order_lines", "order_id, line_no, quantity")):
         assert landing(landscape, f"raw_erp_{table}", columns) == query(erp, f"SELECT {columns} FROM {table} ORDER BY 1, 2")
 
@@ -490,11 +500,43 @@ def test_auto_mode_is_log_where_the_role_may_replicate_and_cursor_where_it_may_n
 
 
 
-def test_a_random_workload_lands_exactly_what_the_source_holds(landscape, monkeypatch):
+def test_a_large_poll_copies_inserts_into_landing_and_reads_again_when_one_meets_a_known_key(landscape, monkeypatch):
+    """A large poll copies inserts straight into landing. An insert of a key landing holds (an
+    order deleted and created again) fails that COPY, and the poll reads the slot again with
+    every change through the stage: landing ends exact either way, and the rolled-back attempt
+    leaves nothing behind."""
+    monkeypatch.setenv("WAYBILL_CAPTURE_ERP", "log")
+    erp = landscape["erp"]
+    poll("erp")
+    attempts = []
+    apply = log_capture._apply
+    monkeypatch.setattr(log_capture, "_apply", lambda *args, direct: attempts.append(direct) or apply(*args, direct=direct))
+    insert = ("INSERT INTO sales_orders SELECT 'SO-' || lpad(g::text, 7, '0'), 'C000001', 'WH-ATL', 'CS-000001-01', NULL, "
+              "'OPEN', '2026-10-01', '2026-10-01' FROM generate_series(%s::int, %s::int) g")
+    run_sql(erp, insert, (1, 20_000))
+    result = poll("erp")
+    assert (attempts, result.changes, result.counts["erp.sales_orders"]) == ([True], 20_000, MergeCounts(20_000, 0, 0))
+
+    attempts.clear()
+    run_sql(erp, "DELETE FROM sales_orders WHERE order_id = 'SO-0000007'")
+    run_sql(erp, insert, (7, 7))
+    run_sql(erp, insert, (20_001, 40_000))
+    result = poll("erp")
+    assert attempts == [True, False]
+    assert result.changes == 20_002 and result.counts["erp.sales_orders"].inserted == 20_000
+    everything = landing(landscape, "raw_erp_sales_orders", "order_id, status", where="true")  # tombstones too
+    assert everything == query(erp, "SELECT order_id, status FROM sales_orders ORDER BY 1, 2")
+
+
+@pytest.mark.parametrize("polls", ["small", "large"])
+def test_a_random_workload_lands_exactly_what_the_source_holds(landscape, monkeypatch, polls):
     """A seeded random mix of inserts, updates (some leaving a large value unchanged, some
     changing a key), deletes and truncates, in transactions of one to four statements, polled
     at random moments with random size limits: after every catch-up, landing's live rows are
-    the source's rows, column for column."""
+    the source's rows, column for column. `large`: every poll reads as a large one does (no
+    idle test, inserts straight into landing, read again through the stage on a known key)."""
+    if polls == "large":
+        monkeypatch.setattr(log_capture, "IDLE_TEST_BYTES", -1)
     monkeypatch.setenv("WAYBILL_CAPTURE_ERP", "log")
     monkeypatch.setenv("WAYBILL_CAPTURE_BILLING", "log")
     erp, billing, warehouse = landscape["erp"], landscape["billing"], landscape["warehouse"]

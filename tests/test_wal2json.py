@@ -17,6 +17,7 @@ from resources.capture.test_decoding import DecodingError
 from resources.capture.wal2json import Wal2JsonLines, peek_options
 from resources.sources import SourceDatabase
 from resources.warehouse import Warehouse
+from sync_assets.changes import log_capture
 from sync_assets.changes.pending import pending_changes
 from sync_assets.changes.poll import poll_source
 
@@ -219,7 +220,10 @@ def test_a_source_that_can_load_wal2json_is_captured_through_it_exactly(wal2json
     )
 
 
-def test_truncates_are_captured_through_wal2json_too(wal2json_landscape):
+@pytest.mark.parametrize("polls", ["small", "large"])
+def test_truncates_are_captured_through_wal2json_too(wal2json_landscape, monkeypatch, polls):
+    if polls == "large":  # inserts straight into landing until the TRUNCATE
+        monkeypatch.setattr(log_capture, "IDLE_TEST_BYTES", -1)
     check_truncates_are_captured(wal2json_landscape["erp"], wal2json_landscape["warehouse"], lambda: poll("erp"))
 
 

@@ -50,7 +50,7 @@ class Decoder:
     begin: str
     commit: str
     options: Callable[[Sequence[tuple[str, str]], bool], tuple[str, ...]]
-    lines: Callable[[dict[tuple[str, str], Sequence[str]]], ChangeLines | Wal2JsonLines]
+    lines: Callable[[dict[tuple[str, str], Sequence[str]], bool], ChangeLines | Wal2JsonLines]  # (tables, direct)
 
 
 DECODERS = {

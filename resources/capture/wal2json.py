@@ -121,11 +121,14 @@ class _Template:
 
 class Wal2JsonLines:
     """Collects wal2json change rows as COPY text rows `seq, op, lsn, columns…, unchanged` per
-    captured table, like test_decoding.ChangeLines (the same rows from the same changes)."""
+    captured table, like test_decoding.ChangeLines (the same rows from the same changes; with
+    `direct`, inserts apart as landing rows until a TRUNCATE of their table)."""
 
-    def __init__(self, tables: dict[tuple[str, str], Sequence[str]]):
+    def __init__(self, tables: dict[tuple[str, str], Sequence[str]], direct: bool = False):
         self._columns = dict(tables)
         self.rows: dict[tuple[str, str], list[str]] = {key: [] for key in tables}
+        self.inserts: dict[tuple[str, str], list[str]] = {key: [] for key in tables}
+        self._direct = set(tables) if direct else set()
         self._seq = 0
         self._templates: dict[str, list[_Template]] = {}  # by the row's text up to its first '['
         self.truncated: set[tuple[str, str]] = set()  # captured tables a TRUNCATE emptied
@@ -150,6 +153,7 @@ class Wal2JsonLines:
             key = (change.get("schema"), change.get("table"))
             if key in self._columns:
                 self._append(key, lsn, [("truncate", "\t".join([COPY_NULL] * len(self._columns[key])), COPY_NULL)])
+                self._direct.discard(key)
                 self.truncated.add(key)
             return
         if action not in _OPS:
@@ -187,4 +191,7 @@ class Wal2JsonLines:
     def _append(self, key: tuple[str, str], lsn: str, rows: list[tuple[str, str, str]]) -> None:
         for op, values, marker in rows:
             self._seq += 1
-            self.rows[key].append(f"{self._seq}\t{op}\t{lsn}\t{values}\t{marker}\n")
+            if op == "insert" and key in self._direct:
+                self.inserts[key].append(f"{values}\t{lsn}\n")
+            else:
+                self.rows[key].append(f"{self._seq}\t{op}\t{lsn}\t{values}\t{marker}\n")

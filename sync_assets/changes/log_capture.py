@@ -16,7 +16,7 @@ from resources.merge import MergeCounts
 from resources.sources import SourceDatabase, check_schema
 from psycopg import sql
 
-from resources.warehouse import ChangeStages, Warehouse, ensure_landing_table, history_table
+from resources.warehouse import ChangeStages, DirectInsertConflict, Warehouse, ensure_landing_table, history_table
 from sync_assets.mappings import SourceTable
 
 
@@ -61,16 +61,21 @@ class _Read:
 
 
 def _read_changes(
-    reader: LogReader, end: str, max_changes: int, tables: dict[tuple[str, str], SourceTable], stages: ChangeStages
+    reader: LogReader,
+    end: str,
+    max_changes: int,
+    tables: dict[tuple[str, str], SourceTable],
+    stages: ChangeStages,
+    direct: bool,
 ) -> _Read:
     """Parse the slot's pending changes as they are fetched and hand each fetched batch's COPY
-    rows to the staging tables: the warehouse copies one batch while the next is parsed, and only
-    one batch is ever in memory.
+    rows to the warehouse (inserts straight into landing when `direct`): the warehouse copies
+    one batch while the next is parsed, and only one batch is ever in memory.
 
     (Parsing in a thread was tried: it was no faster, as the parse holds the interpreter.)"""
     read = _Read()
     decoder = reader.decoder
-    lines = decoder.lines({key: table.column_names for key, table in tables.items()})
+    lines = decoder.lines({key: table.column_names for key, table in tables.items()}, direct)
     for batch in reader.peek(end, max_changes):
         read.rows += len(batch)
         for lsn, data in batch:
@@ -79,7 +84,7 @@ def _read_changes(
                 read.last_commit = lsn
             elif not data.startswith(decoder.begin):
                 lines.add(data, lsn)
-        stages.write_batch(lines.rows)
+        stages.write_batch(lines.rows, lines.inserts)
     read.truncated = lines.truncated
     return read
 
@@ -112,6 +117,43 @@ def _may_be_idle(end: str, confirmed: str | None) -> bool:
     twice after a bulk change. With more than IDLE_TEST_BYTES of WAL waiting, the poll reads
     straight away; if none of that WAL was ours, it spent one warehouse round trip more."""
     return confirmed is None or lsn_value(end) - lsn_value(confirmed) <= IDLE_TEST_BYTES
+
+
+def _apply(
+    warehouse: Warehouse,
+    reader: LogReader,
+    src,
+    stream: str,
+    tables: dict[tuple[str, str], SourceTable],
+    max_changes: int,
+    result: PollResult,
+    direct: bool,
+) -> tuple[_Read, str]:
+    """Read the slot's pending changes into landing and store the position reached, in one
+    warehouse transaction; fills `result` once it has committed. Returns what was read and the
+    WAL position it read up to."""
+    with warehouse.engine().begin() as wh:
+        cursor = wh.connection.driver_connection.cursor()
+        ensure_state_table(cursor)
+        stored = read_position(cursor, reader.system, stream, lock=True)
+        reader.wait_until_free()
+        confirmed = reader.confirmed_lsn()
+        if stored and (confirmed is None or lsn_value(stored) > lsn_value(confirmed)):
+            # A poll died after the warehouse committed and before the slot moved: the
+            # warehouse holds those changes, so the slot skips them now.
+            reader.advance(stored)
+        end = reader.current_lsn()
+        with ChangeStages(cursor, tables, lambda table: check_schema(src, table)) as stages:
+            read = _read_changes(reader, end, max_changes, tables, stages, direct)
+        counts = {tables[key].name: stages.merge(key, truncated=key in read.truncated) for key in stages.staged}
+        changes = sum(stages.changes(key) for key in stages.staged)
+        position = read.last_commit or stored
+        if read.last_commit:
+            store_position(cursor, reader.system, stream, read.last_commit, changes)
+    for name, merged in counts.items():
+        result.counts[name] = result.counts.get(name, MergeCounts(0, 0, 0)) + merged
+    result.changes, result.transactions, result.position = changes, read.transactions, position
+    return read, end
 
 
 def poll_log(warehouse: Warehouse, source: SourceDatabase, tables: list[SourceTable], max_changes: int) -> PollResult:
@@ -168,30 +210,17 @@ def poll_log(warehouse: Warehouse, source: SourceDatabase, tables: list[SourceTa
                 ensure_state_table(cursor)
                 store_position(cursor, system, stream, created_at, 0)
             result.initialised = True
-        if not _may_be_idle(end, confirmed):
+        large = not _may_be_idle(end, confirmed)
+        if large:
             # Before the warehouse transaction takes an id: on a shared server, the record would
             # list it as running, and the restart point could not move past it.
             reader.log_running_transactions()
-        with warehouse.engine().begin() as wh:
-            cursor = wh.connection.driver_connection.cursor()
-            ensure_state_table(cursor)
-            stored = read_position(cursor, system, stream, lock=True)
-            reader.wait_until_free()
-            confirmed = reader.confirmed_lsn()
-            if stored and (confirmed is None or lsn_value(stored) > lsn_value(confirmed)):
-                # A poll died after the warehouse committed and before the slot moved: the
-                # warehouse holds those changes, so the slot skips them now.
-                reader.advance(stored)
-            end = reader.current_lsn()
-            with ChangeStages(cursor, by_name, lambda table: check_schema(src, table)) as stages:
-                read = _read_changes(reader, end, max_changes, by_name, stages)
-            for key, staged in stages.staged.items():
-                result.counts[by_name[key].name] = stages.merge(key, truncated=key in read.truncated)
-                result.changes += staged
-            result.transactions = read.transactions
-            result.position = read.last_commit or stored
-            if read.last_commit:
-                store_position(cursor, system, stream, read.last_commit, result.changes)
+        # Inserts go straight into landing in a large poll (ChangeStages), unless the slot is new:
+        # its first poll replays changes over the snapshot just copied, inserts included.
+        try:
+            read, end = _apply(warehouse, reader, src, stream, by_name, max_changes, result, direct=large and not result.initialised)
+        except DirectInsertConflict:
+            read, end = _apply(warehouse, reader, src, stream, by_name, max_changes, result, direct=False)
         # The warehouse has committed: only now may the slot forget these changes. When the poll
         # read everything up to `end`, the slot moves to `end` even if nothing there was ours, so
         # the next poll does not decode other databases' WAL again (what keeps idle polls cheap).
