@@ -183,10 +183,11 @@ class ChangeMerge:
     key: Sequence[str]
     columns: Sequence[str]
     stage: str
+    unique: bool = False  # the caller knows no key changes twice in the stage: it is its own latest
 
     @property
     def _latest(self) -> sql.Identifier:
-        return sql.Identifier(f"{self.stage}_latest")
+        return sql.Identifier(self.stage if self.unique else f"{self.stage}_latest")
 
     def latest(self) -> sql.Composed:
         keys = sql.SQL(", ").join(map(sql.Identifier, self.key))
@@ -225,9 +226,12 @@ class ChangeMerge:
             "FROM {latest} AS l WHERE l._op = 'delete' AND {match} AND t._operation <> 'delete'"
         ).format(target=sql.Identifier(*self.target), latest=self._latest, match=key_match(self.key, "t", "l"))
 
-    def prepare(self, cursor) -> int:
-        """Lock the target and keep the last change per key; returns how many keys changed."""
+    def prepare(self, cursor) -> int | None:
+        """Lock the target and keep the last change per key; returns how many keys changed
+        (None for a `unique` stage, read as it is)."""
         cursor.execute(sql.SQL("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE").format(sql.Identifier(*self.target)))
+        if self.unique:
+            return None
         cursor.execute(self.latest())
         keys = cursor.rowcount
         analyze_for_joins(cursor, self._latest, self.key)
@@ -239,5 +243,6 @@ class ChangeMerge:
         for name, statement in (("updated", self.update_changed()), ("inserted", self.insert_new()), ("deleted", self.delete())):
             cursor.execute(statement)
             counts[name] = max(cursor.rowcount, 0)
-        cursor.execute(sql.SQL("DROP TABLE {}").format(self._latest))
+        if not self.unique:
+            cursor.execute(sql.SQL("DROP TABLE {}").format(self._latest))
         return MergeCounts(**counts)

@@ -64,6 +64,24 @@ def check_schema(conn: sa.Connection, table: SourceTable) -> None:
             )
 
 
+_PRIMARY_KEY_SQL = sa.text(
+    """
+    SELECT array_agg(a.attname::text) FROM pg_index i
+    JOIN pg_class c ON c.oid = i.indrelid
+    JOIN pg_namespace n ON n.oid = c.relnamespace
+    JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
+    WHERE n.nspname = 'public' AND c.relname = :table AND i.indisprimary
+    """
+)
+
+
+def key_is_unique(conn: sa.Connection, table: SourceTable) -> bool:
+    """Whether the source table's primary key lies within the mapped key, so that one read of
+    the table holds each key once."""
+    primary_key = conn.execute(_PRIMARY_KEY_SQL, {"table": table.table}).scalar()
+    return bool(primary_key) and set(primary_key) <= set(table.key)
+
+
 class SourceDatabase(dg.ConfigurableResource):
     """A source system's database, reached by WAYBILL_<SYSTEM>_URL (embedded database when unset)."""
 

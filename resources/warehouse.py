@@ -196,16 +196,18 @@ def merge_keeping_history(
     return counts
 
 
-def merge_changes(cursor, table: SourceTable, stage: str, staged: int) -> MergeCounts:
+def merge_changes(cursor, table: SourceTable, stage: str, staged: int, unique_keys: bool = False) -> MergeCounts:
     """Merge a staging table of `staged` changes (`_seq`, `_op`, `_lsn`, the table's columns;
-    see ChangeMerge) into landing and its history, then drop it."""
-    merge = ChangeMerge(("landing", table.landing_table), table.key, table.column_names, stage)
+    see ChangeMerge) into landing and its history, then drop it. `unique_keys`: the caller
+    knows no key is in it twice (a cursor read of a table whose primary key is within the
+    mapped key), which spares picking the last change per key."""
+    merge = ChangeMerge(("landing", table.landing_table), table.key, table.column_names, stage, unique_keys)
     # The stage's statistics and the memory keep the joins with landing hashed and in memory.
     analyze_for_joins(cursor, sql.Identifier(stage), table.key)
     cursor.execute("SET LOCAL work_mem = '256MB'")
     keys = merge.prepare(cursor)
     counts = merge_keeping_history(
-        cursor, table, sql.Identifier(stage), lambda: merge.apply(cursor), unique_keys=keys == staged
+        cursor, table, sql.Identifier(stage), lambda: merge.apply(cursor), unique_keys=unique_keys or keys == staged
     )
     cursor.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(stage)))
     return counts

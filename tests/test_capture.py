@@ -20,7 +20,7 @@ from conftest import check_truncates_are_captured, query, run_sql
 from resources.capture import log_reader
 from resources.capture.test_decoding import DecodingError
 from resources.databases import dispose_engines
-from resources.sources import SchemaDriftError, SourceDatabase
+from resources.sources import SchemaDriftError, SourceDatabase, key_is_unique
 from resources.merge import MergeCounts
 from resources.warehouse import ChangeStages, Warehouse
 from sync_assets.changes import cursor_capture, log_capture
@@ -330,6 +330,25 @@ def test_a_slot_the_server_invalidated_is_replaced_and_every_table_compared(land
     run_sql(erp, "UPDATE sales_orders SET status = 'CLOSED', updated_at = now() WHERE order_id = 'SO-0000003'")
     result = poll("erp")
     assert (result.restarted, result.changes) == (None, 1)
+
+
+def test_a_cursor_read_counts_as_one_change_per_key_only_where_the_primary_key_says_so(landscape):
+    """A cursor poll skips picking the last change per key only for a table whose primary key
+    lies within the mapped key: one read then holds each key once."""
+    erp = landscape["erp"]
+    lines = source_table("erp", "order_lines")  # mapped key (order_id, line_no)
+    engine = sa.create_engine(erp.replace("postgresql://", "postgresql+psycopg://"))
+    try:
+        with engine.connect() as conn:  # each change rolled back
+            assert key_is_unique(conn, lines)
+            conn.execute(sa.text("ALTER TABLE order_lines DROP CONSTRAINT order_lines_pkey, ADD PRIMARY KEY (order_id, line_no, sku)"))
+            assert not key_is_unique(conn, lines)  # a wider primary key: a mapped key may come twice
+            conn.rollback()
+            conn.execute(sa.text("ALTER TABLE order_lines DROP CONSTRAINT order_lines_pkey"))
+            assert not key_is_unique(conn, lines)
+            conn.rollback()
+    finally:
+        engine.dispose()
 
 
 def test_replay_after_a_crash_between_commit_and_slot_advance(landscape, monkeypatch):

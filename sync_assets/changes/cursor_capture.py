@@ -29,7 +29,7 @@ from psycopg import sql
 
 from resources.capture.state import ensure_state_table, read_position, store_position
 from resources.databases import same_server
-from resources.sources import SourceDatabase, check_schema
+from resources.sources import SourceDatabase, check_schema, key_is_unique
 from resources.warehouse import Warehouse, ensure_landing_table, merge_changes
 from sync_assets.changes.log_capture import PollResult
 from sync_assets.mappings import SourceTable
@@ -202,7 +202,7 @@ def poll_cursor(warehouse: Warehouse, source: SourceDatabase, tables: list[Sourc
                 new_state = _next_sequence_state(cursor, stage, table.cursor[0], state, (xmin, xmax))
             else:
                 new_state = _next_timestamp_state(cursor, stage, table, oldest_writer) or state
-            counts = merge_changes(cursor, table, stage, rows)
+            counts = merge_changes(cursor, table, stage, rows, unique_keys=key_is_unique(src, table))
             if new_state != state or counts.written:
                 store_position(cursor, source.system, stream, json.dumps(new_state), counts.written)
             result.counts[table.name] = counts
