@@ -111,6 +111,8 @@ def source_landing_asset(system: str) -> dg.AssetsDefinition:
             )
             if poll.restarted:
                 context.log.warning(f"{system}: {poll.restarted}")
+            if poll.reread:
+                context.log.info(f"{system}: read again with every change through the merge: {poll.reread}")
             nightly = config.refresh == "nightly"
             snapshots = [k for k in selected if nightly and _snapshot_at_night(tables[k.path[-1]], poll.mode)]
             # Every selected table reports, changed or not: downstream canonical assets in the same

@@ -535,13 +535,14 @@ def test_a_large_poll_copies_inserts_into_landing_and_reads_again_when_one_meets
     run_sql(erp, insert, (1, 20_000))
     result = poll("erp")
     assert (attempts, result.changes, result.counts["erp.sales_orders"]) == ([True], 20_000, MergeCounts(20_000, 0, 0))
+    assert result.reread is None
 
     attempts.clear()
     run_sql(erp, "DELETE FROM sales_orders WHERE order_id = 'SO-0000007'")
     run_sql(erp, insert, (7, 7))
     run_sql(erp, insert, (20_001, 40_000))
     result = poll("erp")
-    assert attempts == [True, False]
+    assert attempts == [True, False] and "duplicate key" in result.reread
     assert result.changes == 20_002 and result.counts["erp.sales_orders"].inserted == 20_000
     everything = landing(landscape, "raw_erp_sales_orders", "order_id, status", where="true")  # tombstones too
     assert everything == query(erp, "SELECT order_id, status FROM sales_orders ORDER BY 1, 2")

@@ -36,6 +36,9 @@ class PollResult:
     #: Why the poll started the source again from a new slot and a whole-table comparison, where
     #: it did so for a reason the operator should hear about (a slot the server invalidated).
     restarted: str | None = None
+    #: Why a large poll read the slot a second time with every change through the merge (an
+    #: insert of a key landing holds: ChangeStages), or None.
+    reread: str | None = None
 
     def add(self, later: PollResult) -> None:
         """Fold a later poll of the same source into this one (a catch-up of several polls)."""
@@ -46,6 +49,7 @@ class PollResult:
             self.counts[name] = self.counts.get(name, MergeCounts(0, 0, 0)) + counts
         self.initialised = self.initialised or later.initialised
         self.restarted = self.restarted or later.restarted
+        self.reread = self.reread or later.reread
         self.lag_bytes, self.seconds, self.caught_up = later.lag_bytes, self.seconds + later.seconds, later.caught_up
 
 
@@ -219,7 +223,8 @@ def poll_log(warehouse: Warehouse, source: SourceDatabase, tables: list[SourceTa
         # its first poll replays changes over the snapshot just copied, inserts included.
         try:
             read, end = _apply(warehouse, reader, src, stream, by_name, max_changes, result, direct=large and not result.initialised)
-        except DirectInsertConflict:
+        except DirectInsertConflict as conflict:
+            result.reread = str(conflict)
             read, end = _apply(warehouse, reader, src, stream, by_name, max_changes, result, direct=False)
         # The warehouse has committed: only now may the slot forget these changes. When the poll
         # read everything up to `end`, the slot moves to `end` even if nothing there was ours, so
