@@ -559,7 +559,7 @@ def test_a_random_workload_lands_exactly_what_the_source_holds(landscape, monkey
         monkeypatch.setattr(log_capture, "IDLE_TEST_BYTES", -1)
     monkeypatch.setenv("WAYBILL_CAPTURE_ERP", "log")
     monkeypatch.setenv("WAYBILL_CAPTURE_BILLING", "log")
-    erp, billing, warehouse = landscape["erp"], landscape["billing"], landscape["warehouse"]
+    erp, billing = landscape["erp"], landscape["billing"]
     rng = random.Random(20261127)
     compared = {
         erp: ("order_lines", "order_id, line_no, sku, quantity, updated_at"),
