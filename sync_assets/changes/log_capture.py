@@ -10,12 +10,13 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+import sqlalchemy as sa
+from psycopg import sql
+
 from resources.capture.log_reader import LogReader, lsn_value
 from resources.capture.state import ensure_state_table, read_position, store_position
 from resources.merge import MergeCounts
 from resources.sources import SourceDatabase, check_schema
-from psycopg import sql
-
 from resources.warehouse import ChangeStages, DirectInsertConflict, Warehouse, ensure_landing_table, history_table
 from sync_assets.mappings import SourceTable
 
@@ -126,7 +127,7 @@ def _may_be_idle(end: str, confirmed: str | None) -> bool:
 def _apply(
     warehouse: Warehouse,
     reader: LogReader,
-    src,
+    src: sa.Connection,
     stream: str,
     tables: dict[tuple[str, str], SourceTable],
     max_changes: int,
