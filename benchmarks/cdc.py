@@ -119,8 +119,9 @@ def settle(admin: str, source_url: str, poll, timeout_s: float = 60.0) -> int:
 class Phases:
     """Where a log poll's time goes, by wrapping its steps: decoding on the source (the peek's
     first batch: PostgreSQL runs the function to the end before it returns a row), fetching and
-    parsing the rest (while the warehouse copies what is parsed into its staging tables), merging
-    the staged changes into landing, and advancing the slot after the commit."""
+    parsing the rest (while the warehouse copies what is parsed: a large poll's inserts into
+    landing, the rest into the staging tables), merging the staged changes into landing, and
+    advancing the slot after the commit."""
 
     def __init__(self):
         self.seconds: dict[str, float] = {}
