@@ -125,6 +125,15 @@ def test_a_truncate_of_a_captured_table_is_a_truncate_row_and_others_are_skipped
     assert lines.truncated == {T}
 
 
+def test_direct_inserts_come_apart_as_landing_rows_until_a_truncate_of_their_table():
+    lines = Wal2JsonLines({T: ("id", "v")}, direct=True)
+    insert = '{"action":"I","schema":"public","table":"t","columns":[{"name":"id","type":"integer","value":%d},{"name":"v","type":"text","value":"%s"}]}'
+    for lsn, row in enumerate([insert % (1, "a"), insert % (2, "b"), '{"action":"T","schema":"public","table":"t"}', insert % (3, "c")]):
+        lines.add(row, f"0/{lsn}")
+    assert lines.inserts[T] == ["1\ta\t0/0\n", "2\tb\t0/1\n"]
+    assert lines.rows[T] == ["3\ttruncate\t0/2\t\\N\t\\N\t\\N\n", "4\tinsert\t0/3\t3\tc\t\\N\n"]
+
+
 @pytest.mark.parametrize(
     "row, reason",
     [

@@ -343,7 +343,7 @@ class ChangeLines:
         """A captured table emptied: one `truncate` row (no values), which the merge reads as a
         delete of every row the table held before it (warehouse.ChangeStages.merge)."""
         if table in self._tables:
-            rows = self._tables[table]
-            self._append(self.rows[table], rows, "truncate", lsn, "\t".join([COPY_NULL] * len(rows.columns)), COPY_NULL)
-            rows.direct = False
+            emptied = self._tables[table]
+            self._append(self.rows[table], emptied, "truncate", lsn, "\t".join([COPY_NULL] * len(emptied.columns)), COPY_NULL)
+            emptied.direct = False
             self.truncated.add(table)
