@@ -393,8 +393,22 @@ def test_a_poll_that_dies_between_creating_the_slot_and_its_snapshot_starts_agai
     assert landing(landscape, "raw_erp_customers", "customer_id, name") == [("C000001", "Acme")]
 
 
-@pytest.mark.parametrize("kill_after", [0.3, 0.8, 1.5])
+def wait_for_apply(warehouse: str, timeout_s: float = 60.0) -> None:
+    """Until a Waybill connection to `warehouse` is copying changes in (the apply has begun)."""
+    deadline = time.monotonic() + timeout_s
+    while not query(
+        warehouse,
+        "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'waybill-warehouse' "
+        "AND state = 'active' AND query LIKE 'COPY %'",
+    ):
+        assert time.monotonic() < deadline, "the poller never began to apply"
+        time.sleep(0.005)
+
+
+@pytest.mark.parametrize("kill_after", [0.0, 0.15, 0.35])
 def test_sigkill_during_apply_then_rerun_equals_an_uninterrupted_run(landscape, monkeypatch, kill_after):
+    """The poller is killed `kill_after` seconds into its apply (its first COPY into the
+    warehouse): inserts copied straight into landing, the stage, or the merge."""
     monkeypatch.setenv("WAYBILL_CAPTURE_FLEET", "log")
     fleet = landscape["fleet"]
     poll("fleet")
@@ -419,9 +433,10 @@ def test_sigkill_during_apply_then_rerun_equals_an_uninterrupted_run(landscape, 
         env=os.environ.copy(),
         start_new_session=True,
     )
+    wait_for_apply(landscape["warehouse"])
     time.sleep(kill_after)
     os.killpg(poller.pid, signal.SIGKILL)
-    assert poller.wait() == -signal.SIGKILL  # it really died mid-work (the poll of ~150 k changes takes seconds)
+    assert poller.wait() == -signal.SIGKILL  # it really died mid-apply (applying ~150 k changes takes about a second)
     poll("fleet")
     source = query(fleet, "SELECT seq, event_type, payload::text FROM telematics_events ORDER BY 1")
     captured = landing(landscape, "raw_fleet_telematics_events", "seq, event_type, payload::text")
