@@ -314,6 +314,10 @@ class Warehouse(dg.ConfigurableResource):
 class DirectInsertConflict(Exception):
     """An insert copied straight into landing met a key landing already holds (see ChangeStages)."""
 
+    def __init__(self, table: tuple[str, str], message: str):
+        super().__init__(message)
+        self.table = table
+
 
 class ChangeStages:
     """One poll's captured changes on their way into landing, written while the capture is still
@@ -330,7 +334,8 @@ class ChangeStages:
       merge of the staged changes runs after them, so a staged update of a key inserted in the
       same poll applies on top of it. A key landing already holds (an order deleted and created
       again, a change replayed over the first snapshot) fails the COPY with DirectInsertConflict,
-      and the caller reads the poll again with every change through the stage.
+      naming the table, and the caller reads the poll again with that table's inserts through the
+      stage.
 
     A connection holds one COPY at a time, so a batch for another table (or the other kind of
     row) ends the open COPY and starts that one. Use it as a context manager around the read:
@@ -398,13 +403,12 @@ class ChangeStages:
             self.staged[key] += len(rows)
 
     def _end_copy(self) -> None:
-        into_landing = self._copying is not None and self._copying[1]
-        self._copying = None
+        copying, self._copying = self._copying, None
         try:
             self._copy_scope.close()
         except psycopg.errors.UniqueViolation as conflict:
-            if into_landing:
-                raise DirectInsertConflict(str(conflict).splitlines()[0]) from conflict
+            if copying is not None and copying[1]:  # a COPY into landing
+                raise DirectInsertConflict(copying[0], str(conflict).splitlines()[0]) from conflict
             raise
 
     def merge(self, key: tuple[str, str], truncated: bool = False) -> MergeCounts:

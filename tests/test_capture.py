@@ -536,31 +536,52 @@ def test_auto_mode_is_log_where_the_role_may_replicate_and_cursor_where_it_may_n
 
 def test_a_large_poll_copies_inserts_into_landing_and_reads_again_when_one_meets_a_known_key(landscape, monkeypatch):
     """A large poll copies inserts straight into landing. An insert of a key landing holds (an
-    order deleted and created again) fails that COPY, and the poll reads the slot again with
-    every change through the stage: landing ends exact either way, and the rolled-back attempt
-    leaves nothing behind."""
+    order line deleted and added again) fails that COPY, and the poll reads the slot again with
+    that table's inserts through the merge, the other tables' still straight in; a second table
+    that conflicts sends them all through the merge. Landing ends exact, and a rolled-back
+    attempt leaves nothing behind."""
     monkeypatch.setenv("WAYBILL_CAPTURE_ERP", "log")
     erp = landscape["erp"]
+    orders, lines = ("public", "sales_orders"), ("public", "order_lines")
     poll("erp")
-    attempts = []
-    apply = log_capture._apply
-    monkeypatch.setattr(log_capture, "_apply", lambda *args, direct: attempts.append(direct) or apply(*args, direct=direct))
-    insert = ("INSERT INTO sales_orders SELECT 'SO-' || lpad(g::text, 7, '0'), 'C000001', 'WH-ATL', 'CS-000001-01', NULL, "
-              "'OPEN', '2026-10-01', '2026-10-01' FROM generate_series(%s::int, %s::int) g")
-    run_sql(erp, insert, (1, 20_000))
+    attempts, copies = [], []  # per attempt: its direct tables, its COPYs as (table, into landing)
+    apply, write = log_capture._apply, ChangeStages._write
+
+    def attempt(*args, direct):
+        attempts.append(set(direct) & {orders, lines})
+        copies.append(set())
+        return apply(*args, direct=direct)
+
+    monkeypatch.setattr(log_capture, "_apply", attempt)
+    monkeypatch.setattr(ChangeStages, "_write", lambda stages, key, landing, rows: copies[-1].add((key, landing)) or write(stages, key, landing, rows))
+    order = ("INSERT INTO sales_orders SELECT 'SO-' || lpad(g::text, 7, '0'), 'C000001', 'WH-ATL', 'CS-000001-01', NULL, "
+             "'OPEN', '2026-10-01', '2026-10-01' FROM generate_series(%s::int, %s::int) g")
+    line = "INSERT INTO order_lines SELECT 'SO-' || lpad(g::text, 7, '0'), 1, 'SKU-00001', 1, '2026-10-01' FROM generate_series(%s::int, %s::int) g"
+    run_sql(erp, order, (1, 20_000))
+    run_sql(erp, line, (1, 20))
     result = poll("erp")
-    assert (attempts, result.changes, result.counts["erp.sales_orders"]) == ([True], 20_000, MergeCounts(20_000, 0, 0))
-    assert result.reread is None
+    assert attempts == [{orders, lines}] and result.reread is None
+    assert (result.changes, result.counts["erp.sales_orders"]) == (20_020, MergeCounts(20_000, 0, 0))
+
+    attempts.clear(), copies.clear()
+    run_sql(erp, "DELETE FROM order_lines WHERE order_id = 'SO-0000007'")
+    run_sql(erp, line, (7, 7))  # a key landing holds
+    run_sql(erp, order, (20_001, 40_000))
+    result = poll("erp")
+    assert attempts == [{orders, lines}, {orders}] and "erp.order_lines: duplicate key" in result.reread
+    assert copies[-1] == {(orders, True), (lines, False)}  # the lines' delete and insert merged, the orders straight in
+    assert result.changes == 20_002 and result.counts["erp.sales_orders"].inserted == 20_000
 
     attempts.clear()
-    run_sql(erp, "DELETE FROM sales_orders WHERE order_id = 'SO-0000007'")
-    run_sql(erp, insert, (7, 7))
-    run_sql(erp, insert, (20_001, 40_000))
+    run_sql(erp, "DELETE FROM order_lines WHERE order_id = 'SO-0000008'; DELETE FROM sales_orders WHERE order_id = 'SO-0000008'")
+    run_sql(erp, line, (8, 8))
+    run_sql(erp, order, (8, 8))
+    run_sql(erp, order, (40_001, 60_000))
     result = poll("erp")
-    assert attempts == [True, False] and "duplicate key" in result.reread
-    assert result.changes == 20_002 and result.counts["erp.sales_orders"].inserted == 20_000
-    everything = landing(landscape, "raw_erp_sales_orders", "order_id, status", where="true")  # tombstones too
-    assert everything == query(erp, "SELECT order_id, status FROM sales_orders ORDER BY 1, 2")
+    assert len(attempts) == 3 and attempts[-1] == set() and (orders, True) not in copies[-1]
+    for table, columns in (("sales_orders", "order_id, status"), ("order_lines", "order_id, line_no")):
+        everything = landing(landscape, f"raw_erp_{table}", columns, where="true")  # tombstones too
+        assert everything == query(erp, f"SELECT {columns} FROM {table} ORDER BY 1, 2")
 
 
 @pytest.mark.parametrize("polls", ["small", "large"])

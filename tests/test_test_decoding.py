@@ -133,16 +133,20 @@ def test_a_truncate_of_captured_tables_is_a_truncate_row_each_and_others_are_ski
 
 
 def test_direct_inserts_come_apart_as_landing_rows_until_a_truncate_of_their_table():
-    reader = ChangeLines({("public", "u"): ("id", "v")}, direct=True)
+    reader = ChangeLines({("public", "u"): ("id", "v"), ("public", "w"): ("id",)}, direct={("public", "u")})
     reader.add("table public.u: INSERT: id[integer]:1 v[text]:'a'", "0/A")  # the scan
     reader.add("table public.u: INSERT: id[integer]:2 v[text]:'b'", "0/B")  # the template
     reader.add("table public.u: UPDATE: id[integer]:2 v[text]:'c'", "0/C")
     reader.add("table public.u: TRUNCATE: (no-flags)", "0/D")
     reader.add("table public.u: INSERT: id[integer]:3 v[text]:'d'", "0/E")
-    assert reader.inserts[("public", "u")] == ["1\ta\t0/A\n", "2\tb\t0/B\n"]
-    assert reader.rows[("public", "u")] == [
-        "3\tupdate\t0/C\t2\tc\t\\N\n", "4\ttruncate\t0/D\t\\N\t\\N\t\\N\n", "5\tinsert\t0/E\t3\td\t\\N\n"
-    ]
+    reader.add("table public.w: INSERT: id[integer]:4", "0/F")  # not a direct table
+    assert reader.inserts == {("public", "u"): ["1\ta\t0/A\n", "2\tb\t0/B\n"], ("public", "w"): []}
+    assert reader.rows == {
+        ("public", "u"): [
+            "3\tupdate\t0/C\t2\tc\t\\N\n", "4\ttruncate\t0/D\t\\N\t\\N\t\\N\n", "5\tinsert\t0/E\t3\td\t\\N\n"
+        ],
+        ("public", "w"): ["6\tinsert\t0/F\t4\t\\N\n"],
+    }
 
 
 def test_rows_are_numbered_across_tables_in_the_order_given():

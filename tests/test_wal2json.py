@@ -126,7 +126,7 @@ def test_a_truncate_of_a_captured_table_is_a_truncate_row_and_others_are_skipped
 
 
 def test_direct_inserts_come_apart_as_landing_rows_until_a_truncate_of_their_table():
-    lines = Wal2JsonLines({T: ("id", "v")}, direct=True)
+    lines = Wal2JsonLines({T: ("id", "v")}, direct={T})
     insert = '{"action":"I","schema":"public","table":"t","columns":[{"name":"id","type":"integer","value":%d},{"name":"v","type":"text","value":"%s"}]}'
     for lsn, row in enumerate([insert % (1, "a"), insert % (2, "b"), '{"action":"T","schema":"public","table":"t"}', insert % (3, "c")]):
         lines.add(row, f"0/{lsn}")

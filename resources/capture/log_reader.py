@@ -17,7 +17,7 @@ it keeps that plugin for its life. Both parsers give the same COPY rows for the 
 import hashlib
 import re
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -53,7 +53,7 @@ class Decoder:
     begin: str
     commit: str
     options: Callable[[Sequence[tuple[str, str]], bool], tuple[str, ...]]
-    lines: Callable[[dict[tuple[str, str], Sequence[str]], bool], ChangeLines | Wal2JsonLines]  # (tables, direct)
+    lines: Callable[[dict[tuple[str, str], Sequence[str]], Collection[tuple[str, str]]], ChangeLines | Wal2JsonLines]
 
 
 DECODERS = {

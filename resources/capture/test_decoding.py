@@ -21,7 +21,7 @@ on every line, are matched as one literal instead of being read character by cha
 """
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 _HEADER = re.compile(
@@ -270,10 +270,10 @@ class ChangeLines:
     table (warehouse.ChangeStages), in the order given; `seq` numbers them across tables so the
     merge knows which change of a key is the last.
 
-    With `direct`, inserts are collected apart, in `inserts`, as landing COPY rows `columns…,
-    lsn` (warehouse.ChangeStages copies them straight into landing); after a TRUNCATE of a table,
-    its inserts go with its other changes again, so that the merge applies the TRUNCATE before
-    them.
+    Inserts into the tables in `direct` are collected apart, in `inserts`, as landing COPY rows
+    `columns…, lsn` (warehouse.ChangeStages copies them straight into landing); after a TRUNCATE
+    of a table, its inserts go with its other changes again, so that the merge applies the
+    TRUNCATE before them.
 
     Headers repeat on every line, so each distinct one is read once (with the regular
     expression) and then found by its text up to the second `: `. `add` runs once per change
@@ -281,8 +281,8 @@ class ChangeLines:
     place: 1.9 µs a line here, against 2.3 µs through a method per step.
     """
 
-    def __init__(self, tables: dict[tuple[str, str], Sequence[str]], direct: bool = False):
-        self._tables = {key: TableRows(columns, direct) for key, columns in tables.items()}
+    def __init__(self, tables: dict[tuple[str, str], Sequence[str]], direct: Collection[tuple[str, str]] = ()):
+        self._tables = {key: TableRows(columns, key in direct) for key, columns in tables.items()}
         self.inserts = {key: table.inserts for key, table in self._tables.items()}
         self.truncated: set[tuple[str, str]] = set()  # captured tables a TRUNCATE emptied
         #: header text -> (table's rows, op, TableRows), or None for a table not captured

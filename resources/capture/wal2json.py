@@ -19,7 +19,7 @@ as JSON strings; booleans become COPY's t / f.
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from operator import itemgetter
 
 from resources.capture.test_decoding import COPY_NULL, DecodingError, copy_text
@@ -121,14 +121,14 @@ class _Template:
 
 class Wal2JsonLines:
     """Collects wal2json change rows as COPY text rows `seq, op, lsn, columns…, unchanged` per
-    captured table, like test_decoding.ChangeLines (the same rows from the same changes; with
-    `direct`, inserts apart as landing rows until a TRUNCATE of their table)."""
+    captured table, like test_decoding.ChangeLines (the same rows from the same changes; inserts
+    into the `direct` tables apart, as landing rows, until a TRUNCATE of their table)."""
 
-    def __init__(self, tables: dict[tuple[str, str], Sequence[str]], direct: bool = False):
+    def __init__(self, tables: dict[tuple[str, str], Sequence[str]], direct: Collection[tuple[str, str]] = ()):
         self._columns = dict(tables)
         self.rows: dict[tuple[str, str], list[str]] = {key: [] for key in tables}
         self.inserts: dict[tuple[str, str], list[str]] = {key: [] for key in tables}
-        self._direct = set(tables) if direct else set()
+        self._direct = set(direct)
         self._seq = 0
         self._templates: dict[str, list[_Template]] = {}  # by the row's text up to its first '['
         self.truncated: set[tuple[str, str]] = set()  # captured tables a TRUNCATE emptied

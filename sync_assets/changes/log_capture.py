@@ -8,6 +8,7 @@ is exact whichever side saw a row first.
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
@@ -71,11 +72,11 @@ def _read_changes(
     max_changes: int,
     tables: dict[tuple[str, str], SourceTable],
     stages: ChangeStages,
-    direct: bool,
+    direct: Collection[tuple[str, str]],
 ) -> _Read:
     """Parse the slot's pending changes as they are fetched and hand each fetched batch's COPY
-    rows to the warehouse (inserts straight into landing when `direct`): the warehouse copies
-    one batch while the next is parsed, and only one batch is ever in memory.
+    rows to the warehouse (inserts into the `direct` tables straight into landing): the
+    warehouse copies one batch while the next is parsed, and only one batch is ever in memory.
 
     (Parsing in a thread was tried: it was no faster, as the parse holds the interpreter.)"""
     read = _Read()
@@ -132,7 +133,7 @@ def _apply(
     tables: dict[tuple[str, str], SourceTable],
     max_changes: int,
     result: PollResult,
-    direct: bool,
+    direct: Collection[tuple[str, str]],
 ) -> tuple[_Read, str]:
     """Read the slot's pending changes into landing and store the position reached, in one
     warehouse transaction; fills `result` once it has committed. Returns what was read and the
@@ -221,12 +222,18 @@ def poll_log(warehouse: Warehouse, source: SourceDatabase, tables: list[SourceTa
             # list it as running, and the restart point could not move past it.
             reader.log_running_transactions()
         # Inserts go straight into landing in a large poll (ChangeStages), unless the slot is new:
-        # its first poll replays changes over the snapshot just copied, inserts included.
-        try:
-            read, end = _apply(warehouse, reader, src, stream, by_name, max_changes, result, direct=large and not result.initialised)
-        except DirectInsertConflict as conflict:
-            result.reread = str(conflict)
-            read, end = _apply(warehouse, reader, src, stream, by_name, max_changes, result, direct=False)
+        # its first poll replays changes over the snapshot just copied, inserts included. A table
+        # whose inserts meet a key landing holds is read again with them through the merge; after
+        # a second such table, every table is.
+        direct, conflicts = set(by_name) if large and not result.initialised else set(), []
+        while True:
+            try:
+                read, end = _apply(warehouse, reader, src, stream, by_name, max_changes, result, direct=direct)
+                break
+            except DirectInsertConflict as conflict:
+                conflicts.append(f"{by_name[conflict.table].name}: {conflict}")
+                result.reread = "; ".join(conflicts)
+                direct = direct - {conflict.table} if len(conflicts) == 1 else set()
         # The warehouse has committed: only now may the slot forget these changes. When the poll
         # read everything up to `end`, the slot moves to `end` even if nothing there was ours, so
         # the next poll does not decode other databases' WAL again (what keeps idle polls cheap).
