@@ -225,7 +225,8 @@ def poll_log(warehouse: Warehouse, source: SourceDatabase, tables: list[SourceTa
         # its first poll replays changes over the snapshot just copied, inserts included. A table
         # whose inserts meet a key landing holds is read again with them through the merge; after
         # a second such table, every table is.
-        direct, conflicts = set(by_name) if large and not result.initialised else set(), []
+        direct = set(by_name) if large and not result.initialised else set()
+        conflicts: list[str] = []
         while True:
             try:
                 read, end = _apply(warehouse, reader, src, stream, by_name, max_changes, result, direct=direct)
