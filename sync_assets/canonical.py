@@ -166,6 +166,12 @@ class CanonicalTable:
         partial = scope is not None and not scope.full
         query = self.query(partial)
         cursor.execute("SET LOCAL work_mem = '256MB'")
+        if not partial:
+            # A full refresh computes every row of its query, mostly in per-row functions the
+            # planner costs at next to nothing against the 0.1 it charges per row a parallel
+            # worker hands back, so it never scans in parallel. It should: 100 k shipments stage
+            # in 0.13 s instead of 0.29 s, all full refreshes at 100 k orders take 8 % less.
+            cursor.execute("SET LOCAL parallel_tuple_cost = 0")
         stage = sql.Identifier(f"stage_canonical_{self.name}")
         cursor.execute(
             sql.SQL("CREATE TEMP TABLE {} ({}) ON COMMIT DROP AS {}").format(
