@@ -58,6 +58,8 @@ INSERT_ORDERS = (
 )
 
 
+#: Orders in the source before the changes (the small idle poll's size).
+SMALL = 10_000
 DROP_SLOTS = "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = current_database()"
 
 
@@ -114,6 +116,25 @@ def settle(admin: str, source_url: str, poll, timeout_s: float = 60.0) -> int:
         if behind <= SETTLED_BYTES or time.monotonic() > deadline:
             return behind
         time.sleep(1)
+
+
+def total_rows(conn: psycopg.Connection) -> int:
+    return conn.execute("SELECT count(*) FROM sales_orders").fetchone()[0]
+
+
+def idle_polls(admin: str, source_url: str, warehouse: Warehouse, source: SourceDatabase) -> list[tuple[str, float, str]]:
+    """Median idle poll, log and cursor mode, at the source's present size, in the steady state."""
+    with psycopg.connect(source_url, autocommit=True) as conn:
+        rows = total_rows(conn)
+    figures = []
+    for mode in ("log", "cursor"):
+        set_mode(mode)
+        poll_source(warehouse, source)
+        behind = settle(admin, source_url, lambda: poll_source(warehouse, source))
+        samples = [timed(lambda: poll_source(warehouse, source)) for _ in range(20)]
+        note = f"; slot restart point still {behind:,} bytes behind" if behind > SETTLED_BYTES else ""
+        figures.append((f"idle poll, {mode}, {rows:,} rows", statistics.median(samples) * 1000, f"ms (median of 20){note}"))
+    return figures
 
 
 class Phases:
@@ -194,8 +215,9 @@ def main() -> None:
     try:
         with psycopg.connect(urls["erp"], autocommit=True) as conn:
             conn.execute(DDL.read_text())
-            conn.execute(INSERT_ORDERS, {"at": "2026-10-01", "first": 1, "last": 10_000})
+            conn.execute(INSERT_ORDERS, {"at": "2026-10-01", "first": 1, "last": SMALL})
 
+        figures += idle_polls(admin, urls["erp"], warehouse, source)
         rounds = [("log", plugin) for plugin in usable_decoders(urls["erp"])] + [("cursor", None)]
         for index, (mode, plugin) in enumerate(rounds):
             set_mode(mode)
@@ -235,20 +257,10 @@ def main() -> None:
                 figures.append((f"idle poll, log, right after the {result.changes:,} changes", statistics.median(rest) * 1000,
                                 f"ms (median of 20; the first {first * 1000:.0f} ms reads past the warehouse's own writes)"))
 
-        for rows in (10_000, args.big):
-            with psycopg.connect(urls["erp"], autocommit=True) as conn:
-                have = conn.execute("SELECT count(*) FROM sales_orders").fetchone()[0]
-                if have < rows:
-                    conn.execute(INSERT_ORDERS, {"at": "2026-01-01", "first": 9_000_001, "last": 9_000_000 + rows - have})
-                    conn.execute("VACUUM ANALYZE sales_orders")
-            for mode in ("log", "cursor"):
-                set_mode(mode)
-                poll_source(warehouse, source)
-                behind = settle(admin, urls["erp"], lambda: poll_source(warehouse, source))
-                samples = [timed(lambda: poll_source(warehouse, source)) for _ in range(20)]
-                median_ms = statistics.median(samples) * 1000
-                note = f"; slot restart point still {behind:,} bytes behind" if behind > SETTLED_BYTES else ""
-                figures.append((f"idle poll, {mode}, {max(rows, have):,} rows", median_ms, f"ms (median of 20){note}"))
+        with psycopg.connect(urls["erp"], autocommit=True) as conn:
+            conn.execute(INSERT_ORDERS, {"at": "2026-01-01", "first": 9_000_001, "last": 9_000_000 + args.big - total_rows(conn)})
+            conn.execute("VACUUM ANALYZE sales_orders")
+        figures += idle_polls(admin, urls["erp"], warehouse, source)
 
         print(f"\n{'measure':<50}{'value':>14}  detail")
         for name, value, detail in figures:

@@ -192,8 +192,9 @@ def run_job(name: str, *, tags: dict | None = None, partition_key: str | None = 
     for event in result.get_asset_materialization_events():
         materialization = event.step_materialization_data.materialization
         meta = {k: v.value for k, v in materialization.metadata.items()}
+        rows = meta.get("dagster/row_count")  # a change poll does not count its table
         click.echo(
-            f"  {materialization.asset_key.to_user_string():<28} rows {meta.get('dagster/row_count', '?'):>10}"
+            f"  {materialization.asset_key.to_user_string():<28} rows {'-' if rows is None else f'{rows:,}':>10}"
             f"  +{meta.get('inserted', 0)} ~{meta.get('updated', 0)} -{meta.get('deleted', 0)}"
             f"  {meta.get('duration_s', 0):.2f}s"
         )
