@@ -19,6 +19,7 @@ from psycopg import sql
 from psycopg.copy import QueuedLibpqWriter
 from pydantic import Field
 
+from resources.capture.test_decoding import KEY_CHANGE
 from resources.databases import engine_for, resolve_url
 from resources.merge import ChangeMerge, MergeCounts, SnapshotMerge, analyze_for_joins, column_list, key_match
 from resources.sources import SourceDatabase, check_schema
@@ -276,17 +277,45 @@ class Warehouse(dg.ConfigurableResource):
     @staticmethod
     def _fill_unchanged_toast(cursor, table: SourceTable, stage: sql.Identifier) -> None:
         """Give every update that left a large (TOASTed) value unchanged that value: the latest one
-        an earlier change of the same key in this batch carried, else the one landing holds."""
+        an earlier change of the same key in this batch carried, else the one landing holds.
+
+        An update that moved the row to a new key (the stage row after a KEY_CHANGE delete) takes
+        the *old* key's value instead. Those are filled first, in rounds: a round fills the ones
+        whose old key's latest value is known, which makes the next key change of a chain
+        (A → B → C in one batch) known for the round after. Each filled column leaves the row's
+        `_unchanged`, so the same-key pass that follows reads it as known."""
         partial = cursor.execute(
             sql.SQL("SELECT DISTINCT unnest(_unchanged) FROM {} WHERE _unchanged IS NOT NULL").format(stage)
         ).fetchall()
-        keys = sql.SQL(" AND ").join(
-            sql.SQL("p.{k} = s.{k}").format(k=sql.Identifier(k)) for k in table.key
-        )
+        landing = sql.Identifier("landing", table.landing_table)
         for (column,) in partial:
             if column not in table.column_names:
                 continue
-            col = sql.Identifier(column)
+            parts = {"stage": stage, "col": sql.Identifier(column), "name": sql.Literal(column), "landing": landing,
+                     "marker": sql.Literal(KEY_CHANGE)}
+            unfilled_key_change = sql.SQL(
+                "{name} = ANY(p._unchanged) AND EXISTS (SELECT 1 FROM {stage} k WHERE k._seq = p._seq - 1 "
+                "AND k._op = 'delete' AND k._unchanged = {marker})"
+            ).format(**parts)
+            while True:
+                cursor.execute(
+                    sql.SQL(
+                        "UPDATE {stage} u SET {col} = CASE WHEN src._seq IS NULL "
+                        "THEN (SELECT l.{col} FROM {landing} l WHERE {landing_key}) ELSE src.{col} END, "
+                        "_unchanged = array_remove(u._unchanged, {name}) "
+                        "FROM {stage} m LEFT JOIN LATERAL (SELECT p._seq, p.{col}, {unfilled} AS waiting FROM {stage} p "
+                        "WHERE {old_key} AND p._seq < m._seq AND p._op <> 'delete' "
+                        "AND (NOT coalesce({name} = ANY(p._unchanged), false) OR {unfilled}) "
+                        "ORDER BY p._seq DESC LIMIT 1) src ON true "
+                        "WHERE m._seq = u._seq - 1 AND m._op = 'delete' AND m._unchanged = {marker} "
+                        "AND {name} = ANY(u._unchanged) AND src.waiting IS NOT TRUE"
+                    ).format(
+                        **parts, unfilled=unfilled_key_change,
+                        landing_key=key_match(table.key, "l", "m"), old_key=key_match(table.key, "p", "m"),
+                    )
+                )
+                if cursor.rowcount <= 0:
+                    break
             cursor.execute(
                 sql.SQL(
                     "UPDATE {stage} s SET {col} = coalesce("
@@ -294,8 +323,7 @@ class Warehouse(dg.ConfigurableResource):
                     "AND NOT coalesce({name} = ANY(p._unchanged), false) ORDER BY p._seq DESC LIMIT 1), "
                     "(SELECT p.{col} FROM {landing} p WHERE {keys})) "
                     "WHERE {name} = ANY(s._unchanged)"
-                ).format(stage=stage, col=col, keys=keys, name=sql.Literal(column),
-                         landing=sql.Identifier("landing", table.landing_table))
+                ).format(**parts, keys=key_match(table.key, "p", "s"))
             )
 
     @staticmethod
@@ -433,7 +461,9 @@ def _apply_truncate(cursor, table: SourceTable, stage: str, staged: int) -> tupl
     value history), and make a tombstone, at the TRUNCATE's position, of every landing row that no
     later change writes again. Rows this poll copied into landing (`_xid`: this transaction)
     came before the TRUNCATE (ChangeLines stops copying at one): they go as the staged ones do,
-    without a trace. Returns (changes left in the stage, rows tombstoned, rows removed)."""
+    without a trace, also where a later change writes their key again (that change finds no
+    row, as in a poll that staged them). Returns (changes left in the stage, rows tombstoned,
+    rows removed)."""
     stage_id = sql.Identifier(stage)
     seq, position = cursor.execute(
         sql.SQL("SELECT _seq, _lsn FROM {} WHERE _op = 'truncate' ORDER BY _seq DESC LIMIT 1").format(stage_id)
@@ -444,7 +474,7 @@ def _apply_truncate(cursor, table: SourceTable, stage: str, staged: int) -> tupl
     landing, emptied = sql.Identifier("landing", table.landing_table), sql.SQL("NOT EXISTS (SELECT 1 FROM {} s WHERE {})").format(
         stage_id, key_match(table.key, "s", "t")
     )
-    cursor.execute(sql.SQL("DELETE FROM {} t WHERE t._xid = pg_current_xact_id() AND {}").format(landing, emptied))
+    cursor.execute(sql.SQL("DELETE FROM {} t WHERE t._xid = pg_current_xact_id()").format(landing))
     removed = cursor.rowcount
     cursor.execute(
         sql.SQL(

@@ -61,7 +61,7 @@ def test_unreadable_lines_raise_naming_the_lsn(line):
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from resources.capture.test_decoding import ChangeLines, copy_text  # noqa: E402
+from resources.capture.test_decoding import COPY_NULL, KEY_CHANGE, ChangeLines, copy_text  # noqa: E402
 
 COLUMNS = ("id", "v", "n", "odd col", "flag")
 TYPES = {"id": "integer", "v": "text", "n": "numeric", "odd col": "text[]", "flag": "boolean"}
@@ -87,14 +87,17 @@ def copy_row(values: dict) -> str:
 
 
 def read_all(lines: list[str]) -> list[list[tuple[str, str]]]:
-    """[(op, values)] of each line's rows, through one ChangeLines (rows with no unchanged TOAST value)."""
+    """[(op, values)] of each line's rows, through one ChangeLines (rows with no unchanged TOAST
+    value); the delete that starts a key change is `delete (key change)`."""
     reader = ChangeLines({("public", "t"): COLUMNS})
     read = []
     for line in lines:
         before = len(reader.rows[("public", "t")])
         reader.add(line, "0/1")
-        rows = [row.removesuffix("\t\\N\n").split("\t", 3) for row in reader.rows[("public", "t")][before:]]
-        read.append([(row[1], row[3]) for row in rows])
+        rows = [row.removesuffix("\n").rpartition("\t") for row in reader.rows[("public", "t")][before:]]
+        assert all(marker in (COPY_NULL, KEY_CHANGE) for _, _, marker in rows)
+        rows = [(row.split("\t", 3), marker) for row, _, marker in rows]
+        read.append([(row[1] + (" (key change)" if marker == KEY_CHANGE else ""), row[3]) for row, marker in rows])
     return read
 
 
@@ -114,7 +117,7 @@ def test_copy_rows_of_every_shape_match_the_scan():
         [("insert", copy_row(full))],
         [("insert", copy_row(plain))],
         [("insert", copy_row(plain))],
-        [("delete", copy_row({"id": "2"})), ("update", copy_row({**plain, "id": "3"}))],
+        [("delete (key change)", copy_row({"id": "2"})), ("update", copy_row({**plain, "id": "3"}))],
         [("delete", copy_row({"id": "3"}))],
         [("delete", copy_row({"id": "4"}))],
         [],
@@ -149,6 +152,18 @@ def test_direct_inserts_come_apart_as_landing_rows_until_a_truncate_of_their_tab
     }
 
 
+def test_after_a_key_change_the_tables_inserts_go_through_the_stage():
+    """A key an update left may be inserted again in the same poll, all of it unknown to landing:
+    only the stage keeps that insert after the changes before it."""
+    u = ("public", "u")
+    reader = ChangeLines({u: ("id", "v")}, direct={u})
+    reader.add("table public.u: INSERT: id[integer]:1 v[text]:'a'", "0/A")
+    reader.add("table public.u: UPDATE: old-key: id[integer]:1 new-tuple: id[integer]:2 v[text]:'a'", "0/B")
+    reader.add("table public.u: INSERT: id[integer]:1 v[text]:'b'", "0/C")
+    assert reader.inserts[u] == ["1\ta\t0/A\n"]
+    assert reader.rows[u] == ["2\tdelete\t0/B\t1\t\\N\t{}\n", "3\tupdate\t0/B\t2\ta\t\\N\n", "4\tinsert\t0/C\t1\tb\t\\N\n"]
+
+
 def test_rows_are_numbered_across_tables_in_the_order_given():
     reader = ChangeLines({("public", "t"): COLUMNS, ("public", "u"): ("id",)})
     reader.add("table public.t: UPDATE: old-key: id[integer]:1 new-tuple: id[integer]:2", "0/A")
@@ -156,7 +171,7 @@ def test_rows_are_numbered_across_tables_in_the_order_given():
     reader.add("table public.t: DELETE: id[integer]:2", "0/C")
     assert reader.rows == {
         ("public", "t"): [
-            "1\tdelete\t0/A\t1\t\\N\t\\N\t\\N\t\\N\t\\N\n",
+            "1\tdelete\t0/A\t1\t\\N\t\\N\t\\N\t\\N\t{}\n",  # a key change's delete
             "2\tupdate\t0/A\t2\t\\N\t\\N\t\\N\t\\N\t\\N\n",
             "4\tdelete\t0/C\t2\t\\N\t\\N\t\\N\t\\N\t\\N\n",
         ],
@@ -170,7 +185,7 @@ def test_old_key_holding_the_new_tuple_marker_splits_where_the_quotes_close():
     line = "table public.t: UPDATE: old-key: " + render(old) + " new-tuple: " + render(new)
     change = parse_change(line, "0/1")
     assert (change.old_key, change.values) == (old, new)
-    assert read_all([line])[0] == [("delete", copy_row(old)), ("update", copy_row(new))]
+    assert read_all([line])[0] == [("delete (key change)", copy_row(old)), ("update", copy_row(new))]
 
 
 def test_an_unchanged_toasted_value_is_marked_not_taken_for_text():
@@ -226,7 +241,7 @@ def test_round_trip_of_rendered_changes(changes):
         elif kind == "key change":
             old = {"id": str(int(values["id"]) + 1)}
             lines.append("table public.t: UPDATE: old-key: " + render(old) + " new-tuple: " + render(values))
-            expected.append([("delete", copy_row(old)), ("update", copy_row(values))])
+            expected.append([("delete (key change)", copy_row(old)), ("update", copy_row(values))])
         else:
             lines.append("table public.t: DELETE: " + render(key))
             expected.append([("delete", copy_row(key))])

@@ -59,7 +59,7 @@ def test_update_without_an_unchanged_large_value_marks_it_and_a_key_change_delet
     )
     assert same_key == "1\tupdate\t0/0\t1\tnew\t1\tt\t\\N\t\\N\t{big}\n"
     assert new_key == [
-        "1\tdelete\t0/0\t1\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\n",
+        "1\tdelete\t0/0\t1\t\\N\t\\N\t\\N\t\\N\t\\N\t{}\n",  # marked: it starts a key change
         "2\tupdate\t0/0\t2\tx\t1\tt\t\\N\ty\t\\N\n",
     ]
 
@@ -132,6 +132,17 @@ def test_direct_inserts_come_apart_as_landing_rows_until_a_truncate_of_their_tab
         lines.add(row, f"0/{lsn}")
     assert lines.inserts[T] == ["1\ta\t0/0\n", "2\tb\t0/1\n"]
     assert lines.rows[T] == ["3\ttruncate\t0/2\t\\N\t\\N\t\\N\n", "4\tinsert\t0/3\t3\tc\t\\N\n"]
+
+
+def test_after_a_key_change_the_tables_inserts_go_through_the_stage():
+    lines = Wal2JsonLines({T: ("id", "v")}, direct={T})
+    insert = '{"action":"I","schema":"public","table":"t","columns":[{"name":"id","type":"integer","value":%d},{"name":"v","type":"text","value":"%s"}]}'
+    key_change = ('{"action":"U","schema":"public","table":"t","columns":[{"name":"id","type":"integer","value":2},'
+                  '{"name":"v","type":"text","value":"a"}],"identity":[{"name":"id","type":"integer","value":1}]}')
+    for lsn, row in enumerate([insert % (1, "a"), key_change, insert % (1, "b")]):
+        lines.add(row, f"0/{lsn}")
+    assert lines.inserts[T] == ["1\ta\t0/0\n"]
+    assert lines.rows[T] == ["2\tdelete\t0/1\t1\t\\N\t{}\n", "3\tupdate\t0/1\t2\ta\t\\N\n", "4\tinsert\t0/2\t1\tb\t\\N\n"]
 
 
 @pytest.mark.parametrize(
