@@ -315,6 +315,20 @@ def test_rows_written_before_a_truncate_leave_no_trace_when_their_keys_come_back
     assert (everything, history) == ([("SO-0000001", "RELEASED", "insert")], [("SO-0000002", "RELEASED")])
 
 
+def invalidate_slot(pg_admin_url: str, source: str) -> None:
+    """Have the server invalidate the source's slot for real: it may keep no WAL for it."""
+    try:
+        run_sql(pg_admin_url, "ALTER SYSTEM SET max_slot_wal_keep_size = 0")
+        run_sql(pg_admin_url, "SELECT pg_reload_conf()")
+        for _ in range(2):
+            run_sql(pg_admin_url, "SELECT pg_switch_wal()")
+            run_sql(pg_admin_url, "CHECKPOINT")
+    finally:
+        run_sql(pg_admin_url, "ALTER SYSTEM RESET max_slot_wal_keep_size")
+        run_sql(pg_admin_url, "SELECT pg_reload_conf()")
+    assert query(source, "SELECT wal_status FROM pg_replication_slots WHERE database = current_database()") == [("lost",)]
+
+
 def test_a_slot_the_server_invalidated_is_replaced_and_every_table_compared(landscape, pg_admin_url, monkeypatch):
     """A source server may remove WAL a slot still needs (max_slot_wal_keep_size) while Waybill is
     not polling; that slot can never be read again. The sensor asks for a run, and the poll starts
@@ -332,17 +346,7 @@ def test_a_slot_the_server_invalidated_is_replaced_and_every_table_compared(land
     run_sql(erp, "UPDATE sales_orders SET status = 'SHIPPED', updated_at = now() WHERE order_id = 'SO-0000001'")
     run_sql(erp, "DELETE FROM sales_orders WHERE order_id = 'SO-0000002'")
     run_sql(erp, order, ("SO-0000003",))
-    try:
-        run_sql(pg_admin_url, "ALTER SYSTEM SET max_slot_wal_keep_size = 0")
-        run_sql(pg_admin_url, "SELECT pg_reload_conf()")
-        for _ in range(2):
-            run_sql(pg_admin_url, "SELECT pg_switch_wal()")
-            run_sql(pg_admin_url, "CHECKPOINT")
-    finally:
-        run_sql(pg_admin_url, "ALTER SYSTEM RESET max_slot_wal_keep_size")
-        run_sql(pg_admin_url, "SELECT pg_reload_conf()")
-    assert query(erp, "SELECT wal_status FROM pg_replication_slots WHERE database = current_database()") == [("lost",)]
-
+    invalidate_slot(pg_admin_url, erp)
     assert pending_changes(Warehouse(), SourceDatabase(system="erp")).startswith("lost after ")
     result = poll("erp")
     assert "was invalidated by the source server" in result.restarted
@@ -414,6 +418,81 @@ def test_a_poll_that_dies_between_creating_the_slot_and_its_snapshot_starts_agai
     assert query(erp, "SELECT count(*) FROM pg_replication_slots WHERE database = current_database()") == [(1,)]
     assert poll("erp").initialised
     assert landing(landscape, "raw_erp_customers", "customer_id, name") == [("C000001", "Acme")]
+
+
+DROP_SLOTS = "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = current_database()"
+HISTORY = "SELECT order_id, status FROM landing.raw_erp_sales_orders_history ORDER BY 1, 2"
+
+
+def captured_with_history(env: dict) -> None:
+    """SO-0000001 captured OPEN, then RELEASED: its history holds OPEN."""
+    run_sql(env["erp"], "INSERT INTO sales_orders VALUES ('SO-0000001', 'C000001', 'WH-ATL', 'CS-000001-01', NULL, 'OPEN', now(), now())")
+    poll("erp")
+    run_sql(env["erp"], "UPDATE sales_orders SET status = 'RELEASED', updated_at = now() + interval '1 hour'")
+    poll("erp")
+    assert query(env["warehouse"], HISTORY) == [("SO-0000001", "OPEN")]
+
+
+def test_a_restart_whose_copy_died_is_not_trusted(landscape, monkeypatch):
+    """The slot is gone (dropped by hand, say): the poll starts a new one and dies copying the
+    tables. The next poll finds that slot, but the position stored is the old slot's: it must
+    start again, not take the half-copied landing for the source's rows."""
+    monkeypatch.setenv("WAYBILL_CAPTURE_ERP", "log")
+    erp = landscape["erp"]
+    run_sql(erp, "INSERT INTO customers VALUES ('C000001', 'Acme', 'USD', 30, true, '2026-01-01T00:00Z')")
+    poll("erp")
+    run_sql(erp, DROP_SLOTS)
+    run_sql(erp, "INSERT INTO customers VALUES ('C000002', 'Beta', 'USD', 30, true, '2026-01-01T00:00Z')")
+    run_sql(erp, "DELETE FROM customers WHERE customer_id = 'C000001'")
+
+    def crash(self, source, table):
+        raise RuntimeError("killed during the copy")
+
+    load_snapshot = Warehouse.load_snapshot
+    monkeypatch.setattr(Warehouse, "load_snapshot", crash)
+    with pytest.raises(RuntimeError):
+        poll("erp")
+    monkeypatch.setattr(Warehouse, "load_snapshot", load_snapshot)
+    result = poll("erp")
+    assert result.initialised and "did not finish (it stopped while copying the tables)" in result.restarted
+    assert landing(landscape, "raw_erp_customers", "customer_id, name") == [("C000002", "Beta")]
+
+
+def test_a_poll_dying_between_dropping_a_lost_slot_and_creating_the_next_keeps_the_history(landscape, pg_admin_url, monkeypatch):
+    """The next poll finds no slot at all: the source is the same, so the value history stays
+    and the operator is told the capture started again."""
+    monkeypatch.setenv("WAYBILL_CAPTURE_ERP", "log")
+    poll("erp")
+    captured_with_history(landscape)
+    invalidate_slot(pg_admin_url, landscape["erp"])
+
+    def crash(self):
+        raise RuntimeError("killed after dropping the lost slot")
+
+    create = log_reader.LogReader.create_slot
+    monkeypatch.setattr(log_reader.LogReader, "create_slot", crash)
+    with pytest.raises(RuntimeError):
+        poll("erp")
+    monkeypatch.setattr(log_reader.LogReader, "create_slot", create)
+    assert "no longer exists on the source" in poll("erp").restarted
+    assert query(landscape["warehouse"], HISTORY) == [("SO-0000001", "OPEN")]
+
+
+def test_a_rebuilt_source_database_starts_its_value_history_afresh(landscape, pg_admin_url, monkeypatch):
+    """Same URL, another database (dropped and created again): its rows' past is not the old one's."""
+    monkeypatch.setenv("WAYBILL_CAPTURE_ERP", "log")
+    poll("erp")
+    captured_with_history(landscape)
+    name = sa.make_url(landscape["erp"]).database
+    run_sql(landscape["erp"], DROP_SLOTS)
+    dispose_engines()
+    run_sql(pg_admin_url, sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+    run_sql(pg_admin_url, sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    run_sql(landscape["erp"], (DDL / "erp.sql").read_text())
+    result = poll("erp")
+    assert result.initialised and result.restarted is None
+    assert query(landscape["warehouse"], HISTORY) == []
+    assert landing(landscape, "raw_erp_sales_orders", "order_id, status") == []
 
 
 def wait_for_apply(warehouse: str, timeout_s: float = 60.0) -> None:

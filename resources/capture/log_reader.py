@@ -126,6 +126,15 @@ class LogReader:
             return created
         raise WaybillError(f"{self.system}: no logical decoding plugin could be loaded ({'; '.join(refusals)})")
 
+    def source_identity(self) -> str:
+        """`<system identifier>/<database oid>`: which database this is, whatever its URL says.
+        A server rebuilt from scratch has another system identifier; a database dropped and
+        created again, another oid."""
+        return self.conn.execute(
+            sa.text("SELECT (SELECT system_identifier FROM pg_control_system()) || '/' || "
+                    "(SELECT oid FROM pg_database WHERE datname = current_database())")
+        ).scalar_one()
+
     def drop_slot(self) -> None:
         """Drop this system's slot (waits while another poller holds it)."""
         self.wait_until_free()

@@ -1,5 +1,6 @@
 """Capture positions, kept in the warehouse so they commit in the same transaction as the rows they cover."""
 
+import sqlalchemy as sa
 from psycopg import sql
 
 STATE_DDL = """
@@ -40,3 +41,15 @@ def store_position(cursor, system: str, stream: str, position: str, changes: int
         "changes = ops.capture_state.changes + EXCLUDED.changes, updated_at = now()",
         (system, stream, position, changes),
     )
+
+
+def stored_position(engine: sa.Engine, system: str, stream: str) -> str | None:
+    """The stored position read on its own, outside a poll's transaction (None also before the
+    state table exists): the cheap questions polls ask before they decide to read."""
+    with engine.connect() as conn:
+        if not conn.exec_driver_sql("SELECT to_regclass('ops.capture_state') IS NOT NULL").scalar():
+            return None
+        return conn.exec_driver_sql(
+            "SELECT position FROM ops.capture_state WHERE source_system = %(s)s AND stream = %(t)s",
+            {"s": system, "t": stream},
+        ).scalar() or None

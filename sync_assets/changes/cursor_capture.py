@@ -27,7 +27,7 @@ import time
 
 from psycopg import sql
 
-from resources.capture.state import ensure_state_table, read_position, store_position
+from resources.capture.state import ensure_state_table, read_position, store_position, stored_position
 from resources.databases import same_server
 from resources.sources import SourceDatabase, check_schema, key_is_unique
 from resources.warehouse import Warehouse, ensure_landing_table, merge_changes
@@ -145,13 +145,7 @@ def source_unchanged(warehouse: Warehouse, source: SourceDatabase) -> bool:
     to have ended is the warehouse transaction that stored the snapshot, when the warehouse
     shares the source's server.
     """
-    with warehouse.engine().connect() as wh:
-        if not wh.exec_driver_sql("SELECT to_regclass('ops.capture_state') IS NOT NULL").scalar():
-            return False
-        stored = wh.exec_driver_sql(
-            "SELECT position FROM ops.capture_state WHERE source_system = %(s)s AND stream = %(t)s",
-            {"s": source.system, "t": SNAPSHOT_STREAM},
-        ).scalar()
+    stored = stored_position(warehouse.engine(), source.system, SNAPSHOT_STREAM)
     if not stored:
         return False
     with source.engine().connect() as src:

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from psycopg import sql
 
 from resources.capture.log_reader import LogReader, lsn_value
-from resources.capture.state import ensure_state_table, read_position, store_position
+from resources.capture.state import ensure_state_table, read_position, store_position, stored_position
 from resources.merge import MergeCounts
 from resources.sources import SourceDatabase, check_schema
 from resources.warehouse import ChangeStages, DirectInsertConflict, Warehouse, ensure_landing_table, history_table
@@ -95,22 +95,58 @@ def _read_changes(
     return read
 
 
-#: (system, warehouse URL) whose initial snapshot this process has seen stored: asked once, so
-#: the idle poll stays at three round trips to the source.
-_COMPLETED: set[tuple[str, str]] = set()
-
-
 def _snapshot_completed(warehouse: Warehouse, system: str, stream: str) -> bool:
-    """Whether the warehouse holds a position for the slot, stored only after its initial snapshot."""
-    engine = warehouse.engine()
-    key = (system, engine.url.render_as_string())
-    if key not in _COMPLETED:
-        with engine.begin() as wh:
-            cursor = wh.connection.driver_connection.cursor()
-            ensure_state_table(cursor)
-            if read_position(cursor, system, stream) is not None:
-                _COMPLETED.add(key)
-    return key in _COMPLETED
+    """Whether the slot's initial snapshot finished: the poll that starts a slot empties the
+    stored position first and stores the slot's own only after the copy (`_start_slot`)."""
+    return stored_position(warehouse.engine(), system, stream) is not None
+
+
+def _start_slot(warehouse: Warehouse, reader: LogReader, source: SourceDatabase, tables: list[SourceTable],
+                stream: str, result: PollResult, unfinished: bool) -> None:
+    """Create the slot and copy every table whole over it, for a new source or again for a known one.
+
+    The warehouse first records which source database this is (its server's system identifier
+    and the database's oid) and empties the stored position, so that a poll dying anywhere
+    before the copy is done leaves a state the next poll does not trust (`_snapshot_completed`).
+    A new source (another server, a rebuilt database) starts its value histories afresh. A known
+    one keeps them. Either way the operator hears why a start was needed again
+    (`result.restarted`): the slot is gone, or the last start did not finish (`unfinished`)."""
+    system = source.system
+    identity = reader.source_identity()
+    with warehouse.engine().begin() as wh:
+        cursor = wh.connection.driver_connection.cursor()
+        ensure_state_table(cursor)
+        known = read_position(cursor, system, IDENTITY_STREAM)
+        # Before identities were stored, a stored position meant the same source.
+        same_source = known == identity if known else read_position(cursor, system, stream) is not None
+        if unfinished:
+            result.restarted = (
+                f"the last start of replication slot {reader.slot} did not finish (it stopped while copying the "
+                f"tables); started again from a new slot, comparing every table whole"
+            )
+        elif same_source and result.restarted is None:
+            result.restarted = (
+                f"replication slot {reader.slot} no longer exists on the source (dropped outside Waybill, or a restart "
+                f"that did not finish); started again from a new slot, comparing every table whole"
+            )
+        for table in tables:
+            if table.history and not same_source:
+                ensure_landing_table(cursor, table)
+                cursor.execute(sql.SQL("TRUNCATE {}").format(history_table(table)))
+        store_position(cursor, system, IDENTITY_STREAM, identity, 0)
+        store_position(cursor, system, stream, "", 0)
+    created_at = reader.create_slot()
+    result.decoder = reader.decoder.plugin
+    for table in tables:
+        result.counts[table.name] = warehouse.load_snapshot(source, table).counts
+    with warehouse.engine().begin() as wh:
+        cursor = wh.connection.driver_connection.cursor()
+        store_position(cursor, system, stream, created_at, 0)
+    result.initialised = True
+
+
+#: The capture-state stream naming the source database a log-captured system's slot reads.
+IDENTITY_STREAM = "source"
 
 
 #: WAL behind the slot above which a poll reads at once instead of first testing for changes.
@@ -184,38 +220,21 @@ def poll_log(warehouse: Warehouse, source: SourceDatabase, tables: list[SourceTa
                 f"replication slot {reader.slot} was invalidated by the source server (WAL it needed was removed, "
                 f"see max_slot_wal_keep_size); started again from a new slot, comparing every table whole"
             )
-        elif exists and not _snapshot_completed(warehouse, system, stream):
+        unfinished = exists and not _snapshot_completed(warehouse, system, stream)
+        if unfinished:
             # A poll died between creating the slot and storing the position its snapshot
             # covers: the landing copy may be partial, so start again with a new slot.
             reader.drop_slot()
             exists = False
         if exists and active_pid is None and _may_be_idle(end, confirmed) and not reader.has_changes(end):
             # Idle: nothing of ours committed before `end`; move the slot there so the next poll
-            # does not decode the same WAL (other databases' writes) again. Three round trips.
+            # does not decode the same WAL (other databases' writes) again. Four round trips.
             if confirmed is None or lsn_value(end) > lsn_value(confirmed):
                 reader.advance(end)
             result.seconds = time.perf_counter() - started
             return result
         if not exists:
-            created_at = reader.create_slot()
-            result.decoder = reader.decoder.plugin
-            # No slot means a new history (a rebuilt source, another server): value histories
-            # from before cannot be trusted against it, so they restart from this snapshot. A
-            # lost slot was the same source's: its histories stay.
-            with warehouse.engine().begin() as wh:
-                cursor = wh.connection.driver_connection.cursor()
-                for table in tables:
-                    if table.history and not lost:
-                        ensure_landing_table(cursor, table)
-                        cursor.execute(sql.SQL("TRUNCATE {}").format(history_table(table)))
-            for table in tables:
-                result.counts[table.name] = warehouse.load_snapshot(source, table).counts
-            # A new slot (a rebuilt source, another server) starts its own LSN history.
-            with warehouse.engine().begin() as wh:
-                cursor = wh.connection.driver_connection.cursor()
-                ensure_state_table(cursor)
-                store_position(cursor, system, stream, created_at, 0)
-            result.initialised = True
+            _start_slot(warehouse, reader, source, tables, stream, result, unfinished)
         large = not _may_be_idle(end, confirmed)
         if large:
             # Before the warehouse transaction takes an id: on a shared server, the record would
