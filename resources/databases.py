@@ -18,6 +18,7 @@ from resources.settings import (
     configured_url,
     mask_url,
     sqlalchemy_url,
+    url_secrets,
     waybill_home,
 )
 
@@ -50,9 +51,8 @@ def same_server(a: sa.engine.URL, b: sa.engine.URL) -> bool:
 def connection_error(role: str, url: str, exc: Exception) -> WaybillError:
     """One line naming the setting and the server, without the password or libpq's multi-line detail."""
     reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    parsed = sa.engine.make_url(url)
-    if parsed.password:
-        reason = reason.replace(parsed.password, "***")
+    for secret in url_secrets(url):
+        reason = reason.replace(secret, "***")
     return WaybillError(f"{URL_ENV[role]}: cannot connect to {mask_url(url)}: {reason}")
 
 

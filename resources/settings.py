@@ -65,13 +65,32 @@ def configured_url(role: str) -> str | None:
     return os.environ.get(URL_ENV[role]) or None
 
 
+#: libpq parameters that hold a secret, which a URL may also carry in its query (`?password=…`).
+SECRET_PARAMETERS = frozenset({"password", "sslpassword"})
+
+
 def mask_url(url: str) -> str:
-    """`url` as the user wrote it (no driver suffix), password replaced by ***: safe to show anywhere."""
+    """`url` as the user wrote it (no driver suffix), passwords replaced by ***: safe to show anywhere."""
     try:
         parsed = make_url(url)
-        return parsed.set(drivername=parsed.get_backend_name()).render_as_string(hide_password=True)
     except ArgumentError:
         return "<unparseable URL>"
+    query = {name: "***" if name in SECRET_PARAMETERS else value for name, value in parsed.query.items()}
+    shown = parsed.set(drivername=parsed.get_backend_name(), query=query).render_as_string(hide_password=True)
+    return shown.replace("=%2A%2A%2A", "=***")
+
+
+def url_secrets(url: str) -> list[str]:
+    """The secret values in `url` (its password, wherever written), to scrub from any text shown."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return []
+    secrets = [parsed.password]
+    for name in SECRET_PARAMETERS:
+        value = parsed.query.get(name)  # a tuple where the URL repeats the parameter
+        secrets += [value] if isinstance(value, str) else list(value or ())
+    return [secret for secret in secrets if secret]
 
 
 def sqlalchemy_url(url: str, setting: str) -> str:

@@ -16,6 +16,8 @@ def waybill(*args: str) -> subprocess.CompletedProcess:
     ("url", "expected"),
     [
         ("postgresql://waybill:s3cret-pw@127.0.0.1:1/erp", "WAYBILL_ERP_URL: cannot connect to postgresql://waybill:***@127.0.0.1:1/erp"),
+        ("postgresql://waybill@127.0.0.1:1/erp?password=s3cret-pw&sslmode=disable",
+         "WAYBILL_ERP_URL: cannot connect to postgresql://waybill@127.0.0.1:1/erp?password=***&sslmode=disable"),
         ("mysql://waybill:s3cret-pw@127.0.0.1/erp", "WAYBILL_ERP_URL: mysql://waybill:***@127.0.0.1/erp is not a PostgreSQL URL"),
         ("not a url s3cret-pw", "WAYBILL_ERP_URL: not a URL"),
     ],
