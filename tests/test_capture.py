@@ -18,10 +18,12 @@ from psycopg import sql
 
 from conftest import check_truncates_are_captured, query, run_sql
 from resources.capture import log_reader
+from resources.capture.state import polling
 from resources.capture.test_decoding import DecodingError
 from resources.databases import dispose_engines
 from resources.sources import SchemaDriftError, SourceDatabase, key_is_unique
 from resources.merge import MergeCounts
+from resources.settings import WaybillError
 from resources.warehouse import ChangeStages, Warehouse
 from sync_assets.changes import cursor_capture, log_capture
 from sync_assets.changes.pending import pending_changes
@@ -212,6 +214,65 @@ def test_writers_committing_out_of_order_lose_nothing(landscape, mode):
     source = query(wms, "SELECT movement_id, qty FROM inventory_movements ORDER BY 1")
     assert len(source) == 160
     assert landing(landscape, "raw_wms_inventory_movements", "movement_id, qty") == source
+
+
+def test_polls_of_one_source_at_once_take_turns_with_each_other_and_the_sensor(landscape, mode):
+    """A `waybill sync` while the sensor's run polls, and the sensor looking meanwhile: in log
+    mode they would meet on the replication slot, which one backend may use at a time."""
+    wms = landscape["wms"]
+    poll("wms")
+    writing, errors = threading.Event(), []
+
+    def repeat(step) -> None:
+        try:
+            while writing.is_set():
+                step()
+        except Exception as error:  # noqa: BLE001 (the test reports it)
+            errors.append(error)
+
+    def writer(seed: int) -> None:
+        with psycopg.connect(wms) as conn:
+            for i in range(60):
+                conn.execute(MOVEMENT, (seed * 1000 + i,))
+                conn.commit()
+
+    writing.set()
+    steps = [lambda: poll("wms")] * 3 + [lambda: pending_changes(Warehouse(), SourceDatabase(system="wms"))]
+    workers = [threading.Thread(target=repeat, args=(step,)) for step in steps]
+    writers = [threading.Thread(target=writer, args=(seed,)) for seed in range(3)]
+    for thread in workers + writers:
+        thread.start()
+    for thread in writers:
+        thread.join()
+    writing.clear()
+    for thread in workers:
+        thread.join()
+    assert errors == []
+    poll("wms")
+    poll("wms")
+    source = query(wms, "SELECT movement_id, qty FROM inventory_movements ORDER BY 1")
+    assert len(source) == 180
+    assert landing(landscape, "raw_wms_inventory_movements", "movement_id, qty") == source
+
+
+def test_the_sensor_leaves_a_source_alone_while_a_poll_of_it_runs(landscape, monkeypatch):
+    monkeypatch.setenv("WAYBILL_CAPTURE_WMS", "log")
+    poll("wms")
+    run_sql(landscape["wms"], MOVEMENT, (1,))
+    with polling(Warehouse().engine(), "wms"):
+        assert pending_changes(Warehouse(), SourceDatabase(system="wms")) is None
+    assert pending_changes(Warehouse(), SourceDatabase(system="wms")).startswith("after ")
+
+
+def test_a_slot_that_cannot_be_created_says_why(landscape, monkeypatch):
+    """Only a plugin the server cannot or may not load is worth trying the next one for."""
+    monkeypatch.setenv("WAYBILL_CAPTURE_ERP", "log")
+    poll("erp")
+    engine = SourceDatabase(system="erp").engine()
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        reader = log_reader.LogReader(engine, conn, "erp", [("public", "customers")])
+        with pytest.raises(WaybillError, match=f"erp: cannot create replication slot {reader.slot}: .*already exists"):
+            reader.create_slot()
 
 
 def test_a_cursor_poll_skips_a_quiet_source_and_never_a_commit_it_has_not_read(landscape, monkeypatch):

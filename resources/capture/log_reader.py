@@ -44,6 +44,14 @@ _NO_SNAPSHOT_LOGGING = (
 )
 
 
+def _plugin_unavailable(error: BaseException) -> bool:
+    """A server that cannot load the output plugin (not installed), or may not (a server whose
+    `output_plugin_libraries` does not list it)."""
+    return isinstance(error, psycopg.errors.UndefinedFile) or (
+        isinstance(error, psycopg.errors.InsufficientPrivilege) and "output plugin" in str(error)
+    )
+
+
 @dataclass(frozen=True)
 class Decoder:
     """An output plugin as the capture uses it: how its begin and commit rows start, its peek
@@ -119,8 +127,11 @@ class LogReader:
                 created = self.conn.execute(
                     sa.text("SELECT lsn::text FROM pg_create_logical_replication_slot(:s, :p)"), {"s": self.slot, "p": plugin}
                 ).scalar_one()
-            except sa.exc.DBAPIError as error:  # not installed, or not allowed (output_plugin_libraries)
-                refusals.append(f"{plugin}: {str(error.orig).strip().splitlines()[0]}")
+            except sa.exc.DBAPIError as error:
+                reason = str(error.orig).strip().splitlines()[0]
+                if not _plugin_unavailable(error.orig):  # no slots left, no right to replicate…
+                    raise WaybillError(f"{self.system}: cannot create replication slot {self.slot}: {reason}") from None
+                refusals.append(f"{plugin}: {reason}")
                 continue
             self.decoder = DECODERS[plugin]
             return created

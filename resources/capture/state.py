@@ -1,5 +1,8 @@
 """Capture positions, kept in the warehouse so they commit in the same transaction as the rows they cover."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import sqlalchemy as sa
 from psycopg import sql
 
@@ -53,3 +56,28 @@ def stored_position(engine: sa.Engine, system: str, stream: str) -> str | None:
             "SELECT position FROM ops.capture_state WHERE source_system = %(s)s AND stream = %(t)s",
             {"s": system, "t": stream},
         ).scalar() or None
+
+
+@contextmanager
+def polling(engine: sa.Engine, system: str, wait: bool = True) -> Iterator[bool]:
+    """Hold the warehouse's lock on polling `system` (a session advisory lock, gone with the
+    session if the process dies); yields whether it is held (`wait=False`: not if another has it).
+
+    One poll of a source at a time: two at once would take turns on its replication slot and
+    fail where they meet (PostgreSQL lets one backend use a slot at a time), and the sensor's
+    look into the slot would fail the poll it meets the same way."""
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        key = {"k": f"waybill.poll:{system}"}
+        if wait:
+            conn.execute(sa.text("SELECT pg_advisory_lock(hashtextextended(:k, 0))"), key)
+            held = True
+        else:
+            held = conn.execute(sa.text("SELECT pg_try_advisory_lock(hashtextextended(:k, 0))"), key).scalar_one()
+        try:
+            yield held
+        finally:
+            if held:
+                try:
+                    conn.execute(sa.text("SELECT pg_advisory_unlock(hashtextextended(:k, 0))"), key)
+                except sa.exc.DBAPIError:
+                    conn.invalidate()  # a broken session holds no lock

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from psycopg import sql
 
 from resources.capture.log_reader import LogReader
-from resources.capture.state import STATE_DDL
+from resources.capture.state import STATE_DDL, polling
 from resources.sources import SourceDatabase
 from resources.warehouse import Warehouse
 from sync_assets.changes.cursor_capture import source_unchanged
@@ -63,7 +63,11 @@ def pending_cursor(warehouse: Warehouse, source: SourceDatabase) -> str | None:
 
 
 def pending_changes(warehouse: Warehouse, source: SourceDatabase) -> str | None:
-    """A token naming the first uncaptured change of `source`, or None when it is caught up."""
-    if source.capture_mode() == "log":
-        return pending_log(source)
-    return pending_cursor(warehouse, source)
+    """A token naming the first uncaptured change of `source`, or None when it is caught up or
+    a poll of it is running now (that poll takes what is there; the next look sees the rest)."""
+    with polling(warehouse.engine(), source.system, wait=False) as free:
+        if not free:
+            return None
+        if source.capture_mode() == "log":
+            return pending_log(source)
+        return pending_cursor(warehouse, source)

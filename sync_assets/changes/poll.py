@@ -1,5 +1,6 @@
 """One change-data poll of every source, each in its configured capture mode (what `waybill sync` runs)."""
 
+from resources.capture.state import polling
 from resources.settings import SOURCE_SYSTEMS
 from resources.sources import SourceDatabase
 from resources.warehouse import Warehouse
@@ -12,11 +13,13 @@ MAX_CHANGES = 200_000
 
 
 def poll_source(warehouse: Warehouse, source: SourceDatabase, max_changes: int = MAX_CHANGES) -> PollResult:
-    """One poll: at most `max_changes` changes from the slot (a cursor poll reads all it finds)."""
+    """One poll: at most `max_changes` changes from the slot (a cursor poll reads all it finds).
+    A poll of the same source elsewhere (the sensor's run, a `waybill sync`) finishes first."""
     tables = list(tables_of(source.system))
-    if source.capture_mode() == "log":
-        return poll_log(warehouse, source, tables, max_changes)
-    return poll_cursor(warehouse, source, tables)
+    with polling(warehouse.engine(), source.system):
+        if source.capture_mode() == "log":
+            return poll_log(warehouse, source, tables, max_changes)
+        return poll_cursor(warehouse, source, tables)
 
 
 def catch_up(warehouse: Warehouse, source: SourceDatabase, max_changes: int = MAX_CHANGES) -> PollResult:
