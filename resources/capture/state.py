@@ -3,6 +3,7 @@
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import psycopg
 import sqlalchemy as sa
 from psycopg import sql
 
@@ -49,13 +50,16 @@ def store_position(cursor, system: str, stream: str, position: str, changes: int
 def stored_position(engine: sa.Engine, system: str, stream: str) -> str | None:
     """The stored position read on its own, outside a poll's transaction (None also before the
     state table exists): the cheap questions polls ask before they decide to read."""
-    with engine.connect() as conn:
-        if not conn.exec_driver_sql("SELECT to_regclass('ops.capture_state') IS NOT NULL").scalar():
-            return None
-        return conn.exec_driver_sql(
-            "SELECT position FROM ops.capture_state WHERE source_system = %(s)s AND stream = %(t)s",
-            {"s": system, "t": stream},
-        ).scalar() or None
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:  # one round trip
+        try:
+            return conn.exec_driver_sql(
+                "SELECT position FROM ops.capture_state WHERE source_system = %(s)s AND stream = %(t)s",
+                {"s": system, "t": stream},
+            ).scalar() or None
+        except sa.exc.ProgrammingError as error:
+            if isinstance(error.orig, psycopg.errors.UndefinedTable):
+                return None
+            raise
 
 
 @contextmanager
