@@ -1,6 +1,7 @@
 """Change capture in both modes moves every insert, update and delete into landing exactly once,
 also when writers commit out of order and when the poller dies mid-apply."""
 
+import dataclasses
 import os
 import random
 import signal
@@ -26,9 +27,10 @@ from resources.merge import MergeCounts
 from resources.settings import WaybillError
 from resources.warehouse import ChangeStages, Warehouse
 from sync_assets.changes import cursor_capture, log_capture
+from sync_assets.changes import poll as poll_module
 from sync_assets.changes.pending import pending_changes
 from sync_assets.changes.poll import catch_up, poll_source
-from sync_assets.mappings import source_table
+from sync_assets.mappings import source_table, tables_of
 
 DDL = Path(__file__).resolve().parent.parent / "sync_assets" / "sandbox" / "ddl"
 MOVEMENT = (
@@ -273,6 +275,73 @@ def test_a_slot_that_cannot_be_created_says_why(landscape, monkeypatch):
         reader = log_reader.LogReader(engine, conn, "erp", [("public", "customers")])
         with pytest.raises(WaybillError, match=f"erp: cannot create replication slot {reader.slot}: .*already exists"):
             reader.create_slot()
+
+
+MOVEMENTS = "SELECT movement_id, qty FROM inventory_movements ORDER BY 1"
+
+
+def end_a_transaction(url: str) -> None:
+    run_sql(url, "SELECT pg_current_xact_id()")  # takes an xid and ends: later snapshots' xmin moves on
+
+
+def test_a_sequence_cursors_first_read_waits_for_a_lower_id_still_being_written(landscape, monkeypatch):
+    monkeypatch.setenv("WAYBILL_CAPTURE_WMS", "cursor")
+    wms = landscape["wms"]
+    with psycopg.connect(wms) as writer:
+        writer.execute(MOVEMENT, (1,))  # takes movement_id 1 and stays open
+        run_sql(wms, MOVEMENT, (2,))
+        poll("wms")  # the first cursor poll of the table
+        writer.commit()
+    for _ in range(3):
+        end_a_transaction(wms)
+        poll("wms")
+    assert landing(landscape, "raw_wms_inventory_movements", "movement_id, qty") == query(wms, MOVEMENTS)
+
+
+def test_a_sequence_gap_waits_for_a_writer_that_took_its_id_before_writing(landscape, monkeypatch):
+    """`nextval` gives a transaction no xid: the gap's holder is known by its open transaction."""
+    monkeypatch.setenv("WAYBILL_CAPTURE_WMS", "cursor")
+    wms = landscape["wms"]
+    run_sql(wms, MOVEMENT, (1,))
+    poll("wms")
+    end_a_transaction(wms)
+    poll("wms")
+    with psycopg.connect(wms) as writer:
+        taken = writer.execute("SELECT nextval(pg_get_serial_sequence('inventory_movements', 'movement_id'))").fetchone()[0]
+        assert writer.execute("SELECT pg_current_xact_id_if_assigned()").fetchone()[0] is None
+        run_sql(wms, MOVEMENT, (3,))
+        poll("wms")  # the gap at `taken` is seen
+        run_sql(wms, MOVEMENT, (4,))
+        poll("wms")  # every transaction with an xid then has ended
+        writer.execute("INSERT INTO inventory_movements (movement_id, sku, site_code, movement_type, qty, occurred_at) "
+                       "VALUES (%s, 'sku-00001', 'ATL', 'RECEIPT', 2, '2026-10-01 10:00')", (taken,))
+        writer.commit()
+    for _ in range(3):
+        end_a_transaction(wms)
+        poll("wms")
+    assert landing(landscape, "raw_wms_inventory_movements", "movement_id, qty") == query(wms, MOVEMENTS)
+
+
+def test_a_timestamp_cursor_waits_for_an_open_transaction_that_has_not_written_yet(landscape, monkeypatch):
+    """Its rows will carry its start as `updated_at`. The lookback is cut to 1 s here: it stands
+    for the 5-minute default and a transaction that reads for longer before it writes."""
+    monkeypatch.setenv("WAYBILL_CAPTURE_ERP", "cursor")
+    monkeypatch.setattr(poll_module, "tables_of", lambda system: tuple(
+        dataclasses.replace(table, lookback="1 second") for table in tables_of(system)))
+    erp = landscape["erp"]
+    order = "INSERT INTO sales_orders VALUES (%s, 'C000001', 'WH-ATL', 'CS-000001-01', NULL, 'OPEN', now(), now())"
+    run_sql(erp, order, ("SO-0000000",))
+    poll("erp")
+    with psycopg.connect(erp) as writer:
+        writer.execute("SELECT count(*) FROM sales_orders")  # open, no xid: now() is fixed from here
+        time.sleep(2.5)
+        run_sql(erp, order, ("SO-0000002",))
+        poll("erp")
+        writer.execute(order, ("SO-0000001",))
+        writer.commit()
+    for _ in range(3):
+        poll("erp")
+    assert landing(landscape, "raw_erp_sales_orders", "order_id, status") == query(erp, "SELECT order_id, status FROM sales_orders ORDER BY 1")
 
 
 def test_a_cursor_poll_skips_a_quiet_source_and_never_a_commit_it_has_not_read(landscape, monkeypatch):

@@ -5,13 +5,17 @@ writer that was still open: its rows can commit later *behind* the cursor (an `u
 at its start, a sequence value taken before a faster writer's). Both cursor kinds guard that:
 
 - timestamp cursors `(updated_at, key…)` never move past the start of the oldest transaction
-  still writing to the source (`pg_stat_activity`; needs pg_read_all_stats for other roles'
-  sessions), and every poll re-reads a lookback window behind the cursor besides, for clocks that
-  are not transaction start times. Re-reading is harmless: the merge writes only what differs.
+  still open on the source database, written to yet or not (`pg_stat_activity`; needs
+  pg_read_all_stats for other roles' sessions), and every poll re-reads a lookback window behind
+  the cursor besides, for clocks that are not transaction start times and for a writer that
+  opens and commits between the poll's snapshot and its look at the open transactions.
+  Re-reading is harmless: the merge writes only what differs.
 - sequence cursors `[id]` advance only through contiguous ids. A gap is held open, and the rows
-  after it re-read, until every transaction that was running when the gap was first seen has
-  ended (the source snapshot's xmin passes the xmax recorded then); only then is it a rollback.
-  No time is involved, so writers committing out of order lose nothing.
+  after it re-read, until every transaction that was open when the gap was first seen has
+  ended: those with an xid by the source snapshot's xmin passing the xmax recorded then, those
+  without one yet (an id taken by `nextval` before the insert) by their session no longer being
+  in that transaction. Only then is it a rollback. No time is involved, so writers committing
+  out of order lose nothing.
 
 A poll first asks whether any write has committed on the source's server since the last poll
 read it (`source_unchanged`); if none has, it reads nothing, so an idle poll costs two short
@@ -54,13 +58,18 @@ def _read_query(table: SourceTable, state: dict, label: str) -> sql.Composed:
     )
 
 
-def _next_sequence_state(cursor, stage: str, column: str, state: dict, snapshot: tuple[int, int]) -> dict:
+def _next_sequence_state(
+    cursor, stage: str, column: str, state: dict, snapshot: tuple[int, int], open_transactions: frozenset[str]
+) -> dict:
     """Advance `last` through contiguous ids; hold a gap until its possible writers have ended.
 
-    Any transaction holding an id at or below the highest id seen got it before that row
-    committed, so it was running when the gap was seen: its xid is below that snapshot's xmax
-    (`horizon`). Once a later snapshot's xmin reaches `horizon`, every id up to the highest seen
-    then (`horizon_max`) is final.
+    A transaction holding an id at or below the highest id seen took it before that row
+    committed, so it was open when the gap was seen: either with an xid, then below that
+    snapshot's xmax (`horizon`), or without one yet (`nextval` assigns none; the insert comes
+    later), then among the transactions open at the time (`holders`, as `pid@start`). Once a
+    later snapshot's xmin reaches `horizon` and none of `holders` is still open, every id up to
+    the highest seen then (`horizon_max`) is final. A first read knows nothing final below its
+    lowest id either: a writer may still hold a lower one.
     """
     xmin, xmax = snapshot
     first, top, run_end = cursor.execute(
@@ -73,19 +82,19 @@ def _next_sequence_state(cursor, stage: str, column: str, state: dict, snapshot:
         return state
     last = state.get("last")
     if last is None:
-        contiguous_to = first - 1  # a first read cannot know which lower ids are still being written
+        contiguous_to = None
     elif first != last + 1:
         contiguous_to = last
     else:
         contiguous_to = run_end or top
     if contiguous_to == top:
         return {"last": top}
-    horizon = state.get("horizon")
-    if horizon is not None and xmin >= horizon:
-        return {"last": max(contiguous_to, state["horizon_max"])}
-    if horizon is None:
-        return {"last": contiguous_to, "horizon": xmax, "horizon_max": top}
-    return {**state, "last": contiguous_to}
+    held = {key: state[key] for key in ("horizon", "horizon_max", "holders") if key in state}
+    if held and xmin >= held["horizon"] and not open_transactions.intersection(held.get("holders", ())):
+        return {"last": held["horizon_max"] if contiguous_to is None else max(held["horizon_max"], contiguous_to)}
+    if not held:
+        held = {"horizon": xmax, "horizon_max": top, "holders": sorted(open_transactions)}
+    return held if contiguous_to is None else {**held, "last": contiguous_to}
 
 
 def _next_timestamp_state(cursor, stage: str, table: SourceTable, oldest_writer: str | None) -> dict | None:
@@ -169,10 +178,13 @@ def poll_cursor(warehouse: Warehouse, source: SourceDatabase, tables: list[Sourc
             "SELECT pg_snapshot_xmin(s)::text::bigint, pg_snapshot_xmax(s)::text::bigint, s::text "
             "FROM pg_current_snapshot() s"
         ).fetchone()
-        oldest_writer = src_cursor.execute(
-            "SELECT min(xact_start)::text FROM pg_stat_activity WHERE datname = current_database() "
-            "AND backend_xid IS NOT NULL AND pid <> pg_backend_pid()"
-        ).fetchone()[0]
+        # Every other transaction open on the source database, written to yet or not: one that
+        # has not will still write `updated_at` from its start, or an id it has taken.
+        oldest_writer, open_transactions = src_cursor.execute(
+            "SELECT min(xact_start)::text, coalesce(array_agg(pid || '@' || xact_start::text), '{}') "
+            "FROM pg_stat_activity WHERE datname = current_database() AND xact_start IS NOT NULL "
+            "AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
+        ).fetchone()
         cursor = wh.connection.driver_connection.cursor()
         ensure_state_table(cursor)
         for table in tables:
@@ -193,7 +205,7 @@ def poll_cursor(warehouse: Warehouse, source: SourceDatabase, tables: list[Sourc
                     writer.write(chunk)
             rows = cursor.rowcount
             if table.cursor_kind == "sequence":
-                new_state = _next_sequence_state(cursor, stage, table.cursor[0], state, (xmin, xmax))
+                new_state = _next_sequence_state(cursor, stage, table.cursor[0], state, (xmin, xmax), frozenset(open_transactions))
             else:
                 new_state = _next_timestamp_state(cursor, stage, table, oldest_writer) or state
             counts = merge_changes(cursor, table, stage, rows, unique_keys=key_is_unique(src, table))
