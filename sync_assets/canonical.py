@@ -8,7 +8,9 @@ rows it could not map (resources/dead_letters.py), in the same transaction.
 
 A table with `scope_inputs` is refreshed per shipment (sync_assets/shipments/scope.py): its query
 marks where to restrict with `IN_SCOPE[expression]`, which becomes `true` for a full refresh and
-"expression is a pending shipment" otherwise; its rows are merged within those shipments.
+"expression is a pending shipment" otherwise; its rows are merged within those shipments. A
+restriction that only a per-shipment refresh needs goes in `WHEN_PARTIAL<<condition>>` (which
+may hold IN_SCOPE itself): the condition there, `true` in a full refresh.
 """
 
 import re
@@ -154,10 +156,11 @@ class CanonicalTable:
 
     def query(self, partial: bool) -> str:
         """The select, restricted to the shipments in `scope_shipments` when `partial`."""
+        select = re.sub(r"WHEN_PARTIAL<<(.+?)>>", (lambda m: m.group(1)) if partial else "true", self.select, flags=re.S)
         return re.sub(
             r"IN_SCOPE\[(.+?)\]",
             (lambda m: f"({m.group(1)}) IN (SELECT shipment_id FROM scope_shipments)") if partial else "true",
-            self.select,
+            select,
         )
 
     def _merge(self, cursor, scope: "shipment_scope.Scope | None") -> MergeCounts:

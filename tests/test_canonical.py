@@ -11,6 +11,7 @@ import pytest
 from conftest import query, run_sql
 
 from sync_assets.definitions import defs
+from sync_assets.shipments.canonical import VEHICLE_EVENTS
 
 DDL = Path(__file__).resolve().parent.parent / "sync_assets" / "sandbox" / "ddl"
 
@@ -236,6 +237,22 @@ def test_a_change_recomputes_its_shipments_and_a_site_change_everything(synced):
         synced["warehouse"],
         "SELECT to_char(load_completed_at AT TIME ZONE 'UTC', 'HH24:MI') FROM canonical.loads WHERE load_id = 'L000001'",
     ) == [("15:15",)]
+
+
+def test_an_event_re_sent_under_another_shipments_dispatch_stays_one_event_whichever_shipment_changes(synced):
+    """A refresh of one shipment sees every copy of its events: the first received stays the
+    event, under its own shipment, as a full refresh has it."""
+    run_sql(synced["fleet"], "INSERT INTO telematics_events VALUES (9, 'ev-dep', 'D0000002', 'DEPARTED', NULL, "
+                             "'2026-10-01T14:30Z', '2026-10-01T19:00Z', NULL)")
+    assert capture().success
+    run_sql(synced["erp"], "UPDATE sales_orders SET status = 'CLOSED', updated_at = '2026-10-02T12:00Z' WHERE order_id = 'SO-0000002'")
+    result = capture()
+    assert _refreshes(result)["vehicle_events"] == "1 changed shipments"
+    columns = ", ".join(VEHICLE_EVENTS.columns)
+    full = query(synced["warehouse"], f"SELECT * FROM ({VEHICLE_EVENTS.query(False)}) q ORDER BY 1")
+    assert query(synced["warehouse"], f"SELECT {columns} FROM canonical.vehicle_events ORDER BY 1") == full
+    assert query(synced["warehouse"], "SELECT seq, shipment_id, resent_count FROM canonical.vehicle_events "
+                                      "WHERE event_uid = 'ev-dep'") == [(1, "SO-0000001", 1)]
 
 
 def test_site_local_times_in_the_repeated_autumn_hour_read_as_its_first_occurrence(synced):

@@ -163,12 +163,18 @@ VEHICLE_EVENTS = CanonicalTable(
                e.occurred_at, e.received_at, count(*) OVER (PARTITION BY e.event_uid) - 1, d.correlation_id
         FROM landing.raw_fleet_telematics_events e
         JOIN canonical.dispatches d ON d.dispatch_id = e.dispatch_id
-        WHERE e._operation <> 'delete' AND e.event_type <> 'POSITION' AND IN_SCOPE[d.shipment_id]
+        WHERE e._operation <> 'delete' AND e.event_type <> 'POSITION'
+          -- whole events: a copy re-sent under another shipment's dispatch counts, or each
+          -- shipment's refresh would take the copies it sees for the event
+          AND WHEN_PARTIAL<<e.event_uid IN (
+                SELECT s.event_uid FROM landing.raw_fleet_telematics_events s
+                JOIN canonical.dispatches sd ON sd.dispatch_id = s.dispatch_id
+                WHERE s._operation <> 'delete' AND IN_SCOPE[sd.shipment_id])>>
         ORDER BY e.event_uid, e.received_at, e.seq
     """,
     landing=("raw_fleet_telematics_events", "dispatches"),
     scope_inputs=("dispatches",),
-    indexes=(("landing", "raw_fleet_telematics_events", "dispatch_id"),),
+    indexes=(("landing", "raw_fleet_telematics_events", "dispatch_id"), ("landing", "raw_fleet_telematics_events", "event_uid")),
     description=(
         "Telematics events other than POSITION pings, once per event_uid (a re-sent event is the "
         "same event); `resent_count` says how often the provider sent it again."
