@@ -17,6 +17,7 @@ from typing import Literal
 import dagster as dg
 
 from checks.freshness import mark_captured
+from resources.capture.state import polling
 from resources.merge import MergeCounts
 from resources.warehouse import SnapshotResult, Warehouse
 from sync_assets.changes.poll import catch_up, poll_source
@@ -120,10 +121,12 @@ def source_landing_asset(system: str) -> dg.AssetsDefinition:
             for key in selected:
                 if key not in snapshots:
                     yield _poll_result(key, tables[key.path[-1]], poll)
-        for key in snapshots:
-            result = warehouse.load_snapshot(source, tables[key.path[-1]])
-            context.log.info(f"{result.table.name}: {result.rows} rows, {result.counts}, {result.seconds:.2f}s")
-            yield dg.MaterializeResult(asset_key=key, metadata=snapshot_metadata(result))
+        # Not while a poll of the source runs: its older read would commit over the newer rows.
+        with polling(warehouse.engine(), system):
+            for key in snapshots:
+                result = warehouse.load_snapshot(source, tables[key.path[-1]])
+                context.log.info(f"{result.table.name}: {result.rows} rows, {result.counts}, {result.seconds:.2f}s")
+                yield dg.MaterializeResult(asset_key=key, metadata=snapshot_metadata(result))
         with warehouse.engine().begin() as conn:
             mark_captured(conn.connection.driver_connection.cursor(), system, config.refresh)
 

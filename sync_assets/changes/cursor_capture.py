@@ -7,8 +7,8 @@ at its start, a sequence value taken before a faster writer's). Both cursor kind
 - timestamp cursors `(updated_at, key…)` never move past the start of the oldest transaction
   still open on the source database, written to yet or not (`pg_stat_activity`; needs
   pg_read_all_stats for other roles' sessions), and every poll re-reads a lookback window behind
-  the cursor besides, for clocks that are not transaction start times and for a writer that
-  opens and commits between the poll's snapshot and its look at the open transactions.
+  the cursor besides, for clocks that are not transaction start times and for a writer still
+  open at the poll's snapshot that commits before the poll looks at the open transactions.
   Re-reading is harmless: the merge writes only what differs.
 - sequence cursors `[id]` advance only through contiguous ids. A gap is held open, and the rows
   after it re-read, until every transaction that was open when the gap was first seen has
