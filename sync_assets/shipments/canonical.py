@@ -241,11 +241,11 @@ MILESTONES = CanonicalTable(
             UNION ALL
             (SELECT DISTINCT ON (shipment_id) shipment_id, 'LOADED', load_completed_at, 'wms', 'wms:loads:' || load_id
             FROM canonical.loads WHERE NOT is_orphan AND load_completed_at IS NOT NULL AND IN_SCOPE[shipment_id]
-            ORDER BY shipment_id, load_completed_at)
+            ORDER BY shipment_id, load_completed_at, load_id)
             UNION ALL
             (SELECT DISTINCT ON (shipment_id) shipment_id, 'DEPARTED', occurred_at, 'fleet', 'fleet:telematics_events:' || event_uid
             FROM canonical.vehicle_events WHERE event_type = 'DEPARTED' AND shipment_id IS NOT NULL AND IN_SCOPE[shipment_id]
-            ORDER BY shipment_id, occurred_at)
+            ORDER BY shipment_id, occurred_at, event_uid)
             UNION ALL
             (SELECT DISTINCT ON (e.shipment_id) e.shipment_id, 'ARRIVED', e.occurred_at, 'fleet',
                    'fleet:telematics_events:' || e.event_uid
@@ -254,11 +254,11 @@ MILESTONES = CanonicalTable(
             JOIN landing.raw_fleet_geofences g ON g._operation <> 'delete' AND g.geofence_id = e.geofence_id
                  AND upper(btrim(g.location_ref)) = s.ship_to
             WHERE e.event_type = 'GEOFENCE_ENTER' AND IN_SCOPE[e.shipment_id]
-            ORDER BY e.shipment_id, e.occurred_at)
+            ORDER BY e.shipment_id, e.occurred_at, e.event_uid)
             UNION ALL
             (SELECT DISTINCT ON (shipment_id) shipment_id, 'DELIVERED', signed_at, 'fleet', 'fleet:proof_of_delivery:' || pod_id
             FROM canonical.proofs_of_delivery WHERE is_delivery AND shipment_id IS NOT NULL AND IN_SCOPE[shipment_id]
-            ORDER BY shipment_id, signed_at)
+            ORDER BY shipment_id, signed_at, pod_id)
             UNION ALL
             (SELECT shipment_id, 'INVOICE_READY', (min(run_date) + 1)::timestamp AT TIME ZONE 'UTC', 'waybill',
                    'waybill:invoice_readiness:' || min(run_date)
@@ -273,7 +273,7 @@ MILESTONES = CanonicalTable(
                    'edi:' || file_name || ':' || shipment_ref AS source_ref
             FROM landing.raw_edi_status_events
             WHERE milestone IS NOT NULL AND occurred_at IS NOT NULL AND IN_SCOPE[canonical.shipment_id(shipment_ref)]
-            ORDER BY canonical.shipment_id(shipment_ref), milestone, occurred_at
+            ORDER BY canonical.shipment_id(shipment_ref), milestone, occurred_at, file_name, shipment_ref
         ),
         everything AS (
             SELECT * FROM internal
