@@ -200,7 +200,10 @@ class ChangeMerge:
         non_key = [c for c in self.columns if c not in self.key]
         return sql.SQL(
             "UPDATE {target} AS t SET {assign}, _capture_position = l._lsn, _captured_at = now(), "
-            "_operation = l._op, _xid = pg_current_xact_id() FROM {latest} AS l "
+            # a live row written again is an update, whatever the change says (a cursor read
+            # stages every row as an insert); a tombstone written again is an insert
+            "_operation = CASE WHEN t._operation = 'delete' THEN 'insert' ELSE 'update' END, "
+            "_xid = pg_current_xact_id() FROM {latest} AS l "
             "WHERE {match} AND l._op <> 'delete' AND (({t_cols}) IS DISTINCT FROM ({l_cols}) OR t._operation = 'delete')"
         ).format(
             target=sql.Identifier(*self.target),

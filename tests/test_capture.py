@@ -88,9 +88,9 @@ def test_inserts_updates_and_deletes(landscape, mode):
         "DELETE FROM order_lines WHERE line_no = 2",
     )
     result = poll("erp")
-    assert landing(landscape, "raw_erp_sales_orders", "order_id, status") == [
-        ("SO-0000001", "RELEASED"),
-        ("SO-0000002", "OPEN"),
+    assert landing(landscape, "raw_erp_sales_orders", "order_id, status, _operation") == [
+        ("SO-0000001", "RELEASED", "update"),  # a cursor reads it as a row like any other
+        ("SO-0000002", "OPEN", "insert"),
     ]
     deleted = landing(landscape, "raw_erp_order_lines", "order_id, line_no", "_operation = 'delete'")
     # The slot sees the hard delete at once; a cursor cannot, the nightly key comparison does.
