@@ -531,20 +531,24 @@ def test_replay_after_a_crash_between_commit_and_slot_advance(landscape, monkeyp
     assert changes == 1
 
 
-def test_a_poll_that_dies_between_creating_the_slot_and_its_snapshot_starts_again(landscape, monkeypatch):
-    """The slot exists but its snapshot never finished: the next poll must not trust the slot."""
-    monkeypatch.setenv("WAYBILL_CAPTURE_ERP", "log")
-    erp = landscape["erp"]
-    run_sql(erp, "INSERT INTO customers VALUES ('C000001', 'Acme', 'USD', 30, true, '2026-01-01T00:00Z')")
-
+def poll_dying_while_copying(monkeypatch) -> None:
+    """An ERP poll that creates its slot and dies copying the tables."""
     def crash(self, source, table):
-        raise RuntimeError("killed during the initial snapshot")
+        raise RuntimeError("killed while copying the tables")
 
     load_snapshot = Warehouse.load_snapshot
     monkeypatch.setattr(Warehouse, "load_snapshot", crash)
     with pytest.raises(RuntimeError):
         poll("erp")
     monkeypatch.setattr(Warehouse, "load_snapshot", load_snapshot)
+
+
+def test_a_poll_that_dies_between_creating_the_slot_and_its_snapshot_starts_again(landscape, monkeypatch):
+    """The slot exists but its snapshot never finished: the next poll must not trust the slot."""
+    monkeypatch.setenv("WAYBILL_CAPTURE_ERP", "log")
+    erp = landscape["erp"]
+    run_sql(erp, "INSERT INTO customers VALUES ('C000001', 'Acme', 'USD', 30, true, '2026-01-01T00:00Z')")
+    poll_dying_while_copying(monkeypatch)
     assert query(erp, "SELECT count(*) FROM pg_replication_slots WHERE database = current_database()") == [(1,)]
     assert poll("erp").initialised
     assert landing(landscape, "raw_erp_customers", "customer_id, name") == [("C000001", "Acme")]
@@ -574,15 +578,7 @@ def test_a_restart_whose_copy_died_is_not_trusted(landscape, monkeypatch):
     run_sql(erp, DROP_SLOTS)
     run_sql(erp, "INSERT INTO customers VALUES ('C000002', 'Beta', 'USD', 30, true, '2026-01-01T00:00Z')")
     run_sql(erp, "DELETE FROM customers WHERE customer_id = 'C000001'")
-
-    def crash(self, source, table):
-        raise RuntimeError("killed during the copy")
-
-    load_snapshot = Warehouse.load_snapshot
-    monkeypatch.setattr(Warehouse, "load_snapshot", crash)
-    with pytest.raises(RuntimeError):
-        poll("erp")
-    monkeypatch.setattr(Warehouse, "load_snapshot", load_snapshot)
+    poll_dying_while_copying(monkeypatch)
     result = poll("erp")
     assert result.initialised and "did not finish (it stopped while copying the tables)" in result.restarted
     assert landing(landscape, "raw_erp_customers", "customer_id, name") == [("C000002", "Beta")]
