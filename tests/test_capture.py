@@ -284,6 +284,13 @@ def end_a_transaction(url: str) -> None:
     run_sql(url, "SELECT pg_current_xact_id()")  # takes an xid and ends: later snapshots' xmin moves on
 
 
+def assert_movements_landed_once_transactions_end(env: dict) -> None:
+    for _ in range(3):
+        end_a_transaction(env["wms"])
+        poll("wms")
+    assert landing(env, "raw_wms_inventory_movements", "movement_id, qty") == query(env["wms"], MOVEMENTS)
+
+
 def test_a_sequence_cursors_first_read_waits_for_a_lower_id_still_being_written(landscape, monkeypatch):
     monkeypatch.setenv("WAYBILL_CAPTURE_WMS", "cursor")
     wms = landscape["wms"]
@@ -292,10 +299,7 @@ def test_a_sequence_cursors_first_read_waits_for_a_lower_id_still_being_written(
         run_sql(wms, MOVEMENT, (2,))
         poll("wms")  # the first cursor poll of the table
         writer.commit()
-    for _ in range(3):
-        end_a_transaction(wms)
-        poll("wms")
-    assert landing(landscape, "raw_wms_inventory_movements", "movement_id, qty") == query(wms, MOVEMENTS)
+    assert_movements_landed_once_transactions_end(landscape)
 
 
 def test_a_sequence_gap_waits_for_a_writer_that_took_its_id_before_writing(landscape, monkeypatch):
@@ -316,10 +320,7 @@ def test_a_sequence_gap_waits_for_a_writer_that_took_its_id_before_writing(lands
         writer.execute("INSERT INTO inventory_movements (movement_id, sku, site_code, movement_type, qty, occurred_at) "
                        "VALUES (%s, 'sku-00001', 'ATL', 'RECEIPT', 2, '2026-10-01 10:00')", (taken,))
         writer.commit()
-    for _ in range(3):
-        end_a_transaction(wms)
-        poll("wms")
-    assert landing(landscape, "raw_wms_inventory_movements", "movement_id, qty") == query(wms, MOVEMENTS)
+    assert_movements_landed_once_transactions_end(landscape)
 
 
 def test_a_timestamp_cursor_waits_for_an_open_transaction_that_has_not_written_yet(landscape, monkeypatch):
