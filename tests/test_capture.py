@@ -515,15 +515,7 @@ def test_replay_after_a_crash_between_commit_and_slot_advance(landscape, monkeyp
     erp = landscape["erp"]
     poll("erp")
     run_sql(erp, "INSERT INTO customers VALUES ('C000001', 'Acme', 'USD', 30, true, '2026-01-01T00:00Z')")
-
-    def crash(self, lsn):
-        raise RuntimeError("killed before the slot advanced")
-
-    advance = log_reader.LogReader.advance
-    monkeypatch.setattr(log_reader.LogReader, "advance", crash)
-    with pytest.raises(RuntimeError):
-        poll("erp")
-    monkeypatch.setattr(log_reader.LogReader, "advance", advance)
+    poll_dying_in(monkeypatch, log_reader.LogReader, "advance")
     replay = poll("erp")
     assert replay.transactions == 0
     [(captured_at_count,)] = query(landscape["warehouse"], "SELECT count(*) FROM landing.raw_erp_customers")
@@ -532,16 +524,15 @@ def test_replay_after_a_crash_between_commit_and_slot_advance(landscape, monkeyp
     assert changes == 1
 
 
-def poll_dying_while_copying(monkeypatch) -> None:
-    """An ERP poll that creates its slot and dies copying the tables."""
-    def crash(self, source, table):
-        raise RuntimeError("killed while copying the tables")
+def poll_dying_in(monkeypatch, owner: type, method: str) -> None:
+    """An ERP poll killed where it calls `owner.method`."""
+    def crash(*args):
+        raise RuntimeError(f"killed in {method}")
 
-    load_snapshot = Warehouse.load_snapshot
-    monkeypatch.setattr(Warehouse, "load_snapshot", crash)
-    with pytest.raises(RuntimeError):
-        poll("erp")
-    monkeypatch.setattr(Warehouse, "load_snapshot", load_snapshot)
+    with monkeypatch.context() as patch:
+        patch.setattr(owner, method, crash)
+        with pytest.raises(RuntimeError):
+            poll("erp")
 
 
 def test_a_poll_that_dies_between_creating_the_slot_and_its_snapshot_starts_again(landscape, monkeypatch):
@@ -549,7 +540,7 @@ def test_a_poll_that_dies_between_creating_the_slot_and_its_snapshot_starts_agai
     monkeypatch.setenv("WAYBILL_CAPTURE_ERP", "log")
     erp = landscape["erp"]
     run_sql(erp, "INSERT INTO customers VALUES ('C000001', 'Acme', 'USD', 30, true, '2026-01-01T00:00Z')")
-    poll_dying_while_copying(monkeypatch)
+    poll_dying_in(monkeypatch, Warehouse, "load_snapshot")  # copying the tables
     assert query(erp, "SELECT count(*) FROM pg_replication_slots WHERE database = current_database()") == [(1,)]
     assert poll("erp").initialised
     assert landing(landscape, "raw_erp_customers", "customer_id, name") == [("C000001", "Acme")]
@@ -579,7 +570,7 @@ def test_a_restart_whose_copy_died_is_not_trusted(landscape, monkeypatch):
     run_sql(erp, DROP_SLOTS)
     run_sql(erp, "INSERT INTO customers VALUES ('C000002', 'Beta', 'USD', 30, true, '2026-01-01T00:00Z')")
     run_sql(erp, "DELETE FROM customers WHERE customer_id = 'C000001'")
-    poll_dying_while_copying(monkeypatch)
+    poll_dying_in(monkeypatch, Warehouse, "load_snapshot")  # copying the tables
     result = poll("erp")
     assert result.initialised and "did not finish (it stopped while copying the tables)" in result.restarted
     assert landing(landscape, "raw_erp_customers", "customer_id, name") == [("C000002", "Beta")]
@@ -592,15 +583,7 @@ def test_a_poll_dying_between_dropping_a_lost_slot_and_creating_the_next_keeps_t
     poll("erp")
     captured_with_history(landscape)
     invalidate_slot(pg_admin_url, landscape["erp"])
-
-    def crash(self):
-        raise RuntimeError("killed after dropping the lost slot")
-
-    create = log_reader.LogReader.create_slot
-    monkeypatch.setattr(log_reader.LogReader, "create_slot", crash)
-    with pytest.raises(RuntimeError):
-        poll("erp")
-    monkeypatch.setattr(log_reader.LogReader, "create_slot", create)
+    poll_dying_in(monkeypatch, log_reader.LogReader, "create_slot")  # after dropping the lost slot
     assert "no longer exists on the source" in poll("erp").restarted
     assert query(landscape["warehouse"], HISTORY) == [("SO-0000001", "OPEN")]
 
