@@ -175,17 +175,25 @@ def test_price_correction_that_skips_updated_at(landscape, mode):
     assert rate == ("1.4000" if mode == "log" else "1.2500")
 
 
+#: A 12.8 kB reason, stored out of line (TOAST); %s varies it.
+BIG = "SELECT string_agg(md5(g::text || %s), '') FROM generate_series(1, 400) g"
+
+
+def disputes_with_large_reasons(env: dict, monkeypatch) -> str:
+    """DS-1 and DS-2 captured by log, each with a large reason; returns the billing URL."""
+    monkeypatch.setenv("WAYBILL_CAPTURE_BILLING", "log")
+    run_sql(env["billing"], f"INSERT INTO disputes VALUES ('DS-1', 'SO-0000001', ({BIG}), 10, 'OPEN', now(), now()), "
+                            f"('DS-2', 'SO-0000002', ({BIG}), 20, 'OPEN', now(), now())", ("a", "b"))
+    poll("billing")
+    return env["billing"]
+
+
 def test_updates_that_leave_a_large_value_unchanged_keep_it(landscape, monkeypatch):
     """test_decoding does not resend a TOASTed value an UPDATE did not touch: landing keeps it,
     also when an earlier change in the same poll replaced it."""
-    monkeypatch.setenv("WAYBILL_CAPTURE_BILLING", "log")
-    billing = landscape["billing"]
-    big = "SELECT string_agg(md5(g::text || %s), '') FROM generate_series(1, 400) g"  # 12.8 kB, stored out of line
-    run_sql(billing, f"INSERT INTO disputes VALUES ('DS-1', 'SO-0000001', ({big}), 10, 'OPEN', now(), now()), "
-                     f"('DS-2', 'SO-0000002', ({big}), 20, 'OPEN', now(), now())", ("a", "b"))
-    poll("billing")
+    billing = disputes_with_large_reasons(landscape, monkeypatch)
     run_sql(billing, "UPDATE disputes SET status = 'RESOLVED' WHERE dispute_id = 'DS-1'")
-    run_sql(billing, f"UPDATE disputes SET reason = ({big}) WHERE dispute_id = 'DS-2'", ("c",))
+    run_sql(billing, f"UPDATE disputes SET reason = ({BIG}) WHERE dispute_id = 'DS-2'", ("c",))
     run_sql(billing, "UPDATE disputes SET amount = 25 WHERE dispute_id = 'DS-2'")
     assert poll("billing").changes == 3
     source = query(billing, "SELECT dispute_id, md5(reason), status, amount::text FROM disputes ORDER BY 1")
@@ -800,14 +808,9 @@ def test_an_update_that_moves_a_row_to_a_new_key_keeps_the_large_value_it_left_u
     """test_decoding prints a TOASTed value an update did not change as `unchanged-toast-datum`,
     also when the update changed the key: the value is the old key's, whether landing holds it,
     an earlier change in the same poll replaced it, or the row moved twice in one poll."""
-    monkeypatch.setenv("WAYBILL_CAPTURE_BILLING", "log")
-    billing = landscape["billing"]
-    big = "SELECT string_agg(md5(g::text || %s), '') FROM generate_series(1, 400) g"  # 12.8 kB, stored out of line
-    run_sql(billing, f"INSERT INTO disputes VALUES ('DS-1', 'SO-0000001', ({big}), 10, 'OPEN', now(), now()), "
-                     f"('DS-2', 'SO-0000002', ({big}), 20, 'OPEN', now(), now())", ("a", "b"))
-    poll("billing")
+    billing = disputes_with_large_reasons(landscape, monkeypatch)
     run_sql(billing, "UPDATE disputes SET dispute_id = 'DS-3' WHERE dispute_id = 'DS-2'")  # from landing
-    run_sql(billing, f"UPDATE disputes SET reason = ({big}) WHERE dispute_id = 'DS-1'", ("c",))
+    run_sql(billing, f"UPDATE disputes SET reason = ({BIG}) WHERE dispute_id = 'DS-1'", ("c",))
     run_sql(billing, "UPDATE disputes SET dispute_id = 'DS-5' WHERE dispute_id = 'DS-1'")  # from this poll
     run_sql(billing, "UPDATE disputes SET dispute_id = 'DS-9' WHERE dispute_id = 'DS-5'")  # moved again
     run_sql(billing, "UPDATE disputes SET status = 'WON' WHERE dispute_id = 'DS-9'")  # and then updated
