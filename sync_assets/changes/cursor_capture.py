@@ -185,6 +185,7 @@ def poll_cursor(warehouse: Warehouse, source: SourceDatabase, tables: list[Sourc
             "FROM pg_stat_activity WHERE datname = current_database() AND xact_start IS NOT NULL "
             "AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
         ).fetchone()
+        open_transactions = frozenset(open_transactions)
         cursor = wh.connection.driver_connection.cursor()
         ensure_state_table(cursor)
         for table in tables:
@@ -205,7 +206,7 @@ def poll_cursor(warehouse: Warehouse, source: SourceDatabase, tables: list[Sourc
                     writer.write(chunk)
             rows = cursor.rowcount
             if table.cursor_kind == "sequence":
-                new_state = _next_sequence_state(cursor, stage, table.cursor[0], state, (xmin, xmax), frozenset(open_transactions))
+                new_state = _next_sequence_state(cursor, stage, table.cursor[0], state, (xmin, xmax), open_transactions)
             else:
                 new_state = _next_timestamp_state(cursor, stage, table, oldest_writer) or state
             counts = merge_changes(cursor, table, stage, rows, unique_keys=key_is_unique(src, table))
