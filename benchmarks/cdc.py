@@ -13,7 +13,8 @@ In one process run, on one server:
                    here, the warehouse shares the source's server);
   cursor capture   the same N changes by cursor poll into landing;
   idle poll        a poll with nothing new, log and cursor mode, with 10 k and 1 M rows in the
-                   source table (median of 20), in the steady state (see `settle`). A cursor poll
+                   source table (median of 20), in the steady state (see `settle`); log mode
+                   also with another database committing before each poll. A cursor poll
                    reads only when a transaction has ended on the source's server since the last
                    one read (its lookback window is a full scan: the landscape has no index on
                    the cursor column).
@@ -122,8 +123,12 @@ def total_rows(conn: psycopg.Connection) -> int:
     return conn.execute("SELECT count(*) FROM sales_orders").fetchone()[0]
 
 
-def idle_polls(admin: str, source_url: str, warehouse: Warehouse, source: SourceDatabase) -> list[tuple[str, float, str]]:
-    """Median idle poll, log and cursor mode, at the source's present size, in the steady state."""
+def idle_polls(admin: str, source_url: str, other_url: str, warehouse: Warehouse,
+               source: SourceDatabase) -> list[tuple[str, float, str]]:
+    """Median idle poll, log and cursor mode, at the source's present size, in the steady state.
+    A log poll where no WAL was written since the last one decodes nothing; so it is measured
+    again with one small transaction committed in another database (`other_url`) before each
+    poll, as on a server that other applications write to: then it peeks the slot."""
     with psycopg.connect(source_url, autocommit=True) as conn:
         rows = total_rows(conn)
     figures = []
@@ -134,6 +139,15 @@ def idle_polls(admin: str, source_url: str, warehouse: Warehouse, source: Source
         samples = [timed(lambda: poll_source(warehouse, source)) for _ in range(20)]
         note = f"; slot restart point still {behind:,} bytes behind" if behind > SETTLED_BYTES else ""
         figures.append((f"idle poll, {mode}, {rows:,} rows", statistics.median(samples) * 1000, f"ms (median of 20){note}"))
+        if mode == "log":
+            with psycopg.connect(other_url, autocommit=True) as other:
+                other.execute("CREATE TABLE IF NOT EXISTS bench_other_writes (n int)")
+                samples = []
+                for _ in range(20):
+                    other.execute("INSERT INTO bench_other_writes VALUES (1)")
+                    samples.append(timed(lambda: poll_source(warehouse, source)))
+            figures.append((f"idle poll, log, {rows:,} rows, others writing", statistics.median(samples) * 1000,
+                            "ms (median of 20; a commit in another database before each)"))
     return figures
 
 
@@ -217,7 +231,7 @@ def main() -> None:
             conn.execute(DDL.read_text())
             conn.execute(INSERT_ORDERS, {"at": "2026-10-01", "first": 1, "last": SMALL})
 
-        figures += idle_polls(admin, urls["erp"], warehouse, source)
+        figures += idle_polls(admin, urls["erp"], urls["warehouse"], warehouse, source)
         rounds = [("log", plugin) for plugin in usable_decoders(urls["erp"])] + [("cursor", None)]
         for index, (mode, plugin) in enumerate(rounds):
             set_mode(mode)
@@ -260,7 +274,7 @@ def main() -> None:
         with psycopg.connect(urls["erp"], autocommit=True) as conn:
             conn.execute(INSERT_ORDERS, {"at": "2026-01-01", "first": 9_000_001, "last": 9_000_000 + args.big - total_rows(conn)})
             conn.execute("VACUUM ANALYZE sales_orders")
-        figures += idle_polls(admin, urls["erp"], warehouse, source)
+        figures += idle_polls(admin, urls["erp"], urls["warehouse"], warehouse, source)
 
         print(f"\n{'measure':<50}{'value':>14}  detail")
         for name, value, detail in figures:

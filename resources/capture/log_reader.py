@@ -178,17 +178,20 @@ class LogReader:
                 raise WaybillError(f"{self.system}: replication slot {self.slot} is still in use by backend {pid}")
             time.sleep(0.1)
 
-    def has_changes(self, upto_lsn: str) -> bool:
+    def has_changes(self, slot: SlotState) -> bool:
         """The idle test: does any transaction of this database commit a change to a captured
-        table (wal2json filters them; test_decoding sees every table) before `upto_lsn`?
-        Decodes at most one transaction, so an idle poll costs one short query."""
+        table (wal2json filters them; test_decoding sees every table) before the flushed end
+        of the WAL (`slot.end`)? Decodes at most one transaction, so an idle poll costs one
+        short query, and none when no WAL at all was flushed since the slot's position."""
+        if slot.confirmed is not None and lsn_value(slot.end) <= lsn_value(slot.confirmed):
+            return False
         with self._decoding_connection() as conn:
             return (
                 conn.execute(
                     sa.text(
                         "SELECT 1 FROM pg_logical_slot_peek_changes(:s, CAST(:upto AS pg_lsn), 1, VARIADIC CAST(:o AS text[])) LIMIT 1"
                     ),
-                    {"s": self.slot, "upto": upto_lsn, "o": list(self.decoder.options(self.tables, False))},
+                    {"s": self.slot, "upto": slot.end, "o": list(self.decoder.options(self.tables, False))},
                 ).first()
                 is not None
             )

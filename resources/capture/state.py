@@ -47,25 +47,26 @@ def store_position(cursor, system: str, stream: str, position: str, changes: int
     )
 
 
-def stored_position(engine: sa.Engine, system: str, stream: str) -> str | None:
+def stored_position(session: sa.Connection, system: str, stream: str) -> str | None:
     """The stored position read on its own, outside a poll's transaction (None also before the
-    state table exists): the cheap questions polls ask before they decide to read."""
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:  # one round trip
-        try:
-            return conn.exec_driver_sql(
-                "SELECT position FROM ops.capture_state WHERE source_system = %(s)s AND stream = %(t)s",
-                {"s": system, "t": stream},
-            ).scalar() or None
-        except sa.exc.ProgrammingError as error:
-            if isinstance(error.orig, psycopg.errors.UndefinedTable):
-                return None
-            raise
+    state table exists): the cheap questions polls ask before they decide to read, on the
+    autocommit session `polling` holds its lock in (one round trip)."""
+    try:
+        return session.exec_driver_sql(
+            "SELECT position FROM ops.capture_state WHERE source_system = %(s)s AND stream = %(t)s",
+            {"s": system, "t": stream},
+        ).scalar() or None
+    except sa.exc.ProgrammingError as error:
+        if isinstance(error.orig, psycopg.errors.UndefinedTable):
+            return None
+        raise
 
 
 @contextmanager
-def polling(engine: sa.Engine, system: str, wait: bool = True) -> Iterator[bool]:
+def polling(engine: sa.Engine, system: str, wait: bool = True) -> Iterator[sa.Connection | None]:
     """Hold the warehouse's lock on polling `system` (a session advisory lock, gone with the
-    session if the process dies); yields whether it is held (`wait=False`: not if another has it).
+    session if the process dies); yields the autocommit session that holds it, for the poll's
+    cheap questions (`stored_position`), or None when `wait=False` and another poll has it.
 
     One poll of a source at a time: two at once would take turns on its replication slot and
     fail where they meet (PostgreSQL lets one backend use a slot at a time), and the sensor's
@@ -78,7 +79,7 @@ def polling(engine: sa.Engine, system: str, wait: bool = True) -> Iterator[bool]
         else:
             held = conn.execute(sa.text("SELECT pg_try_advisory_lock(hashtextextended(:k, 0))"), key).scalar_one()
         try:
-            yield held
+            yield conn if held else None
         finally:
             if held:
                 try:

@@ -29,6 +29,7 @@ Hard deletes are invisible to a cursor: the nightly key comparison finds them. T
 import json
 import time
 
+import sqlalchemy as sa
 from psycopg import sql
 
 from resources.capture.state import ensure_state_table, read_position, store_position, stored_position
@@ -145,7 +146,7 @@ def _finished_since(then: str, now: str) -> frozenset[int] | None:
     return (then_running - now_running) | frozenset(range(then_xmax, now_xmax)) - now_running
 
 
-def source_unchanged(warehouse: Warehouse, source: SourceDatabase) -> bool:
+def source_unchanged(session: sa.Connection, source: SourceDatabase) -> bool:
     """Whether no transaction has ended on the source's server since the last cursor poll read
     it: then nothing committed since, and a poll would read exactly what that one read.
 
@@ -154,7 +155,7 @@ def source_unchanged(warehouse: Warehouse, source: SourceDatabase) -> bool:
     to have ended is the warehouse transaction that stored the snapshot, when the warehouse
     shares the source's server.
     """
-    stored = stored_position(warehouse.engine(), source.system, SNAPSHOT_STREAM)
+    stored = stored_position(session, source.system, SNAPSHOT_STREAM)
     if not stored:
         return False
     with source.engine().connect() as src:
@@ -165,10 +166,12 @@ def source_unchanged(warehouse: Warehouse, source: SourceDatabase) -> bool:
     return finished is not None and finished <= own
 
 
-def poll_cursor(warehouse: Warehouse, source: SourceDatabase, tables: list[SourceTable]) -> PollResult:
+def poll_cursor(warehouse: Warehouse, session: sa.Connection, source: SourceDatabase,
+                tables: list[SourceTable]) -> PollResult:
+    """One poll; `session` is the warehouse session holding the poll lock (state.polling)."""
     started = time.perf_counter()
     result = PollResult(source.system, "cursor", None)
-    if source_unchanged(warehouse, source):
+    if source_unchanged(session, source):
         result.seconds = time.perf_counter() - started
         return result
     result.counts.update(_land_cursorless_tables(warehouse, source, tables))

@@ -95,10 +95,10 @@ def _read_changes(
     return read
 
 
-def _snapshot_completed(warehouse: Warehouse, system: str, stream: str) -> bool:
+def _snapshot_completed(session: sa.Connection, system: str, stream: str) -> bool:
     """Whether the slot's initial snapshot finished: the poll that starts a slot empties the
     stored position first and stores the slot's own only after the copy (`_start_slot`)."""
-    return stored_position(warehouse.engine(), system, stream) is not None
+    return stored_position(session, system, stream) is not None
 
 
 def _start_slot(warehouse: Warehouse, reader: LogReader, source: SourceDatabase, tables: list[SourceTable],
@@ -198,7 +198,9 @@ def _apply(
     return read, end
 
 
-def poll_log(warehouse: Warehouse, source: SourceDatabase, tables: list[SourceTable], max_changes: int) -> PollResult:
+def poll_log(warehouse: Warehouse, session: sa.Connection, source: SourceDatabase, tables: list[SourceTable],
+             max_changes: int) -> PollResult:
+    """One poll; `session` is the warehouse session holding the poll lock (state.polling)."""
     started = time.perf_counter()
     system = source.system
     by_name = {("public", t.table): t for t in tables}
@@ -207,7 +209,8 @@ def poll_log(warehouse: Warehouse, source: SourceDatabase, tables: list[SourceTa
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as src:
         reader = LogReader(engine, src, system, by_name)
         result = PollResult(system, "log", None)
-        exists, active_pid, end, confirmed, lost = reader.state()
+        slot = reader.state()
+        exists, active_pid, end, confirmed, lost = slot
         result.decoder = reader.decoder.plugin
         if exists and lost:
             # The server removed WAL the slot still needed (max_slot_wal_keep_size): the changes
@@ -220,15 +223,16 @@ def poll_log(warehouse: Warehouse, source: SourceDatabase, tables: list[SourceTa
                 f"replication slot {reader.slot} was invalidated by the source server (WAL it needed was removed, "
                 f"see max_slot_wal_keep_size); started again from a new slot, comparing every table whole"
             )
-        unfinished = exists and not _snapshot_completed(warehouse, system, stream)
+        unfinished = exists and not _snapshot_completed(session, system, stream)
         if unfinished:
             # A poll died between creating the slot and storing the position its snapshot
             # covers: the landing copy may be partial, so start again with a new slot.
             reader.drop_slot()
             exists = False
-        if exists and active_pid is None and _may_be_idle(end, confirmed) and not reader.has_changes(end):
+        if exists and active_pid is None and _may_be_idle(end, confirmed) and not reader.has_changes(slot):
             # Idle: nothing of ours committed before `end`; move the slot there so the next poll
-            # does not decode the same WAL (other databases' writes) again. Four round trips.
+            # does not decode the same WAL (other databases' writes) again. Four warehouse and
+            # source round trips where no WAL was written since, six where some was.
             if confirmed is None or lsn_value(end) > lsn_value(confirmed):
                 reader.advance(end)
             result.seconds = time.perf_counter() - started

@@ -40,11 +40,11 @@ def pending_log(source: SourceDatabase) -> str | None:
             return f"lost after {slot.confirmed}"
         # Named by the slot's confirmed position: it stays put until a poll captures the changes,
         # so the same pending changes always give the same run key, however far the WAL moves.
-        return f"after {slot.confirmed}" if reader.has_changes(slot.end) else None
+        return f"after {slot.confirmed}" if reader.has_changes(slot) else None
 
 
-def pending_cursor(warehouse: Warehouse, source: SourceDatabase) -> str | None:
-    if source_unchanged(warehouse, source):
+def pending_cursor(warehouse: Warehouse, session: sa.Connection, source: SourceDatabase) -> str | None:
+    if source_unchanged(session, source):
         return None
     stored = _stored_positions(warehouse, source.system)
     with source.snapshot() as conn:
@@ -65,9 +65,9 @@ def pending_cursor(warehouse: Warehouse, source: SourceDatabase) -> str | None:
 def pending_changes(warehouse: Warehouse, source: SourceDatabase) -> str | None:
     """A token naming the first uncaptured change of `source`, or None when it is caught up or
     a poll of it is running now (that poll takes what is there; the next look sees the rest)."""
-    with polling(warehouse.engine(), source.system, wait=False) as free:
-        if not free:
+    with polling(warehouse.engine(), source.system, wait=False) as session:
+        if session is None:
             return None
         if source.capture_mode() == "log":
             return pending_log(source)
-        return pending_cursor(warehouse, source)
+        return pending_cursor(warehouse, session, source)

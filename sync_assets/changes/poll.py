@@ -16,10 +16,10 @@ def poll_source(warehouse: Warehouse, source: SourceDatabase, max_changes: int =
     """One poll: at most `max_changes` changes from the slot (a cursor poll reads all it finds).
     A poll of the same source elsewhere (the sensor's run, a `waybill sync`) finishes first."""
     tables = list(tables_of(source.system))
-    with polling(warehouse.engine(), source.system):
+    with polling(warehouse.engine(), source.system) as session:
         if source.capture_mode() == "log":
-            return poll_log(warehouse, source, tables, max_changes)
-        return poll_cursor(warehouse, source, tables)
+            return poll_log(warehouse, session, source, tables, max_changes)
+        return poll_cursor(warehouse, session, source, tables)
 
 
 def catch_up(warehouse: Warehouse, source: SourceDatabase, max_changes: int = MAX_CHANGES) -> PollResult:
