@@ -24,7 +24,7 @@ from resources.capture.test_decoding import DecodingError
 from resources.databases import dispose_engines
 from resources.sources import SchemaDriftError, SourceDatabase, key_is_unique
 from resources.merge import MergeCounts
-from resources.settings import WaybillError
+from resources.settings import URL_ENV, WaybillError
 from resources.warehouse import ChangeStages, Warehouse
 from sync_assets.changes import cursor_capture, log_capture
 from sync_assets.changes import poll as poll_module
@@ -310,10 +310,40 @@ def test_a_sequence_cursors_first_read_waits_for_a_lower_id_still_being_written(
     assert_movements_landed_once_transactions_end(landscape)
 
 
-def test_a_sequence_gap_waits_for_a_writer_that_took_its_id_before_writing(landscape, monkeypatch):
+@pytest.fixture
+def capture_as_reader(landscape, monkeypatch):
+    """Have the capture of a system connect as a role of its own, granted SELECT only, where the
+    writers connect as the admin: it sees that other roles' sessions exist, but not when their
+    transactions began (pg_stat_activity shows that to pg_read_all_stats)."""
+    made = []
+
+    def switch(system: str) -> None:
+        role = f"reader_{uuid.uuid4().hex[:8]}"
+        run_sql(landscape[system], sql.SQL("CREATE ROLE {r} LOGIN NOSUPERUSER NOREPLICATION; "
+                                           "GRANT SELECT ON ALL TABLES IN SCHEMA public TO {r}").format(r=sql.Identifier(role)))
+        made.append((system, role))
+        reader = sa.engine.make_url(landscape[system]).set(username=role).render_as_string(hide_password=False)
+        monkeypatch.setenv(URL_ENV[system], reader)
+        dispose_engines()
+
+    yield switch
+    dispose_engines()
+    for system, role in made:
+        run_sql(landscape[system], sql.SQL("DROP OWNED BY {r}; DROP ROLE {r}").format(r=sql.Identifier(role)))
+
+
+#: The capture's role: the writers' own, or one that cannot see when their transactions began.
+CAPTURE_ROLES = pytest.mark.parametrize("capture_role", ["writers", "reader"])
+
+
+@CAPTURE_ROLES
+def test_a_sequence_gap_waits_for_a_writer_that_took_its_id_before_writing(landscape, monkeypatch, capture_role,
+                                                                           capture_as_reader):
     """`nextval` gives a transaction no xid: the gap's holder is known by its open transaction."""
     monkeypatch.setenv("WAYBILL_CAPTURE_WMS", "cursor")
     wms = landscape["wms"]
+    if capture_role == "reader":
+        capture_as_reader("wms")
     run_sql(wms, MOVEMENT, (1,))
     poll("wms")
     end_a_transaction(wms)
@@ -331,10 +361,15 @@ def test_a_sequence_gap_waits_for_a_writer_that_took_its_id_before_writing(lands
     assert_movements_landed_once_transactions_end(landscape)
 
 
-def test_a_timestamp_cursor_waits_for_an_open_transaction_that_has_not_written_yet(landscape, monkeypatch):
+@CAPTURE_ROLES
+def test_a_timestamp_cursor_waits_for_an_open_transaction_that_has_not_written_yet(landscape, monkeypatch, capture_role,
+                                                                                   capture_as_reader):
     """Its rows will carry its start as `updated_at`. The lookback is cut to 1 s here: it stands
-    for the 5-minute default and a transaction that reads for longer before it writes."""
+    for the 5-minute default and a transaction that reads for longer before it writes. A reader
+    role cannot see that start: the poll before bounds it (it did not see the writer open)."""
     monkeypatch.setenv("WAYBILL_CAPTURE_ERP", "cursor")
+    if capture_role == "reader":
+        capture_as_reader("erp")
     monkeypatch.setattr(poll_module, "tables_of", lambda system: tuple(
         dataclasses.replace(table, lookback="1 second") for table in tables_of(system)))
     erp = landscape["erp"]

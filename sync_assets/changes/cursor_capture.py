@@ -5,16 +5,15 @@ writer that was still open: its rows can commit later *behind* the cursor (an `u
 at its start, a sequence value taken before a faster writer's). Both cursor kinds guard that:
 
 - timestamp cursors `(updated_at, key…)` never move past the start of the oldest transaction
-  still open on the source database, written to yet or not (`pg_stat_activity`; needs
-  pg_read_all_stats for other roles' sessions), and every poll re-reads a lookback window behind
-  the cursor besides, for clocks that are not transaction start times and for a writer still
-  open at the poll's snapshot that commits before the poll looks at the open transactions.
-  Re-reading is harmless: the merge writes only what differs.
+  still open on the source database, written to yet or not (`OpenTransactions`, read just
+  before the poll's snapshot, by any role), and every poll re-reads a lookback window behind
+  the cursor besides, for clocks that are not transaction start times. Re-reading is harmless:
+  the merge writes only what differs.
 - sequence cursors `[id]` advance only through contiguous ids. A gap is held open, and the rows
   after it re-read, until every transaction that was open when the gap was first seen has
   ended: those with an xid by the source snapshot's xmin passing the xmax recorded then, those
   without one yet (an id taken by `nextval` before the insert) by their session no longer being
-  in that transaction. Only then is it a rollback. No time is involved, so writers committing
+  in that transaction (`OpenTransactions`). Only then is it a rollback. No time is involved, so writers committing
   out of order lose nothing.
 
 A poll first asks whether any write has committed on the source's server since the last poll
@@ -28,6 +27,7 @@ Hard deletes are invisible to a cursor: the nightly key comparison finds them. T
 
 import json
 import time
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 from psycopg import sql
@@ -57,6 +57,49 @@ def _read_query(table: SourceTable, state: dict, label: str) -> sql.Composed:
     ).format(
         order=order, label=sql.Literal(label), columns=columns, table=sql.Identifier("public", table.table), where=where
     )
+
+
+#: Every transaction open on the source database but the reader's, by virtual transaction id, with
+#: its start where this role may see it. Each transaction holds the lock on its own vxid for its
+#: whole life, written to yet or not, and pg_locks shows it to any role; pg_stat_activity shows
+#: every session's database and user, but other roles' start times and backend types only to
+#: pg_read_all_stats. Sessions with a user are clients (or, hidden, possibly a walsender or
+#: parallel worker of another role: counting one only holds the cursor back a little longer).
+_OPEN_TRANSACTIONS = """
+SELECT now()::text, coalesce(jsonb_object_agg(l.virtualtransaction, a.xact_start::text), '{}')
+FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+WHERE l.locktype = 'virtualxid' AND l.granted AND l.virtualxid = l.virtualtransaction
+  AND a.datname = current_database() AND a.usesysid IS NOT NULL
+  AND coalesce(a.backend_type, 'client backend') = 'client backend' AND a.pid <> pg_backend_pid()
+"""
+
+
+@dataclass(frozen=True)
+class OpenTransactions:
+    """The transactions open on the source database when a poll read them, just before taking
+    its snapshot: `starts` maps each (by vxid) to its start, or to a time before it where its
+    session hides the start, or to None where nothing is known yet.
+
+    Read before the snapshot, so that a writer open at the snapshot is either listed or started
+    after `read_at` (the source's clock at the read). A hidden start is bounded by the poll
+    before: a transaction it did not list started after its `read_at`, and one it listed keeps
+    the bound it had then. A vxid can be used again by a later session; the later transaction
+    then inherits an older bound, which only holds the cursor further back."""
+
+    read_at: str
+    starts: dict[str, str | None]
+
+    @classmethod
+    def read(cls, source: SourceDatabase, last: dict) -> "OpenTransactions":
+        """`last`: what the previous poll stored (`last_read`)."""
+        with source.engine().connect() as src:
+            read_at, starts = src.exec_driver_sql(_OPEN_TRANSACTIONS).one()
+        bounds, previous = last.get("open", {}), last.get("read_at")
+        return cls(read_at, {vxid: start or bounds.get(vxid) or previous for vxid, start in starts.items()})
+
+    @property
+    def ids(self) -> frozenset[str]:
+        return frozenset(self.starts)
 
 
 def _next_sequence_state(
@@ -98,15 +141,19 @@ def _next_sequence_state(
     return held if contiguous_to is None else {**held, "last": contiguous_to}
 
 
-def _next_timestamp_state(cursor, stage: str, table: SourceTable, oldest_writer: str | None) -> dict | None:
-    ts = cursor.execute(
-        sql.SQL("SELECT max({})::text FROM {}").format(sql.Identifier(table.cursor[0]), sql.Identifier(stage))
-    ).fetchone()[0]
-    if ts is None:
+def _next_timestamp_state(cursor, stage: str, table: SourceTable, open_transactions: OpenTransactions) -> dict | None:
+    """The cursor after this read: its newest timestamp, but never past the oldest open
+    transaction's start. None (the cursor stays) when nothing was read, or when an open
+    transaction's start is not known at all (the first poll by a role that cannot see it)."""
+    starts = list(open_transactions.starts.values())
+    if None in starts:
         return None
-    if oldest_writer is not None:
-        ts = cursor.execute("SELECT least(%s::timestamptz, %s::timestamptz)::text", (ts, oldest_writer)).fetchone()[0]
-    return {"ts": ts}
+    newest = cursor.execute(
+        sql.SQL("SELECT least(max({c}), (SELECT min(s) FROM unnest(%s::timestamptz[]) s))::text FROM {t} "
+                "HAVING max({c}) IS NOT NULL").format(c=sql.Identifier(table.cursor[0]), t=sql.Identifier(stage)),
+        (starts,),
+    ).fetchone()
+    return None if newest is None else {"ts": newest[0]}
 
 
 def _land_cursorless_tables(warehouse: Warehouse, source: SourceDatabase, tables: list[SourceTable]) -> dict:
@@ -146,23 +193,30 @@ def _finished_since(then: str, now: str) -> frozenset[int] | None:
     return (then_running - now_running) | frozenset(range(then_xmax, now_xmax)) - now_running
 
 
-def source_unchanged(session: sa.Connection, source: SourceDatabase) -> bool:
+def last_read(session: sa.Connection, system: str) -> dict:
+    """What the last cursor poll of `system` stored about its read (SNAPSHOT_STREAM): the source
+    snapshot, the warehouse transaction that stored it (`own`), the open transactions; {} before
+    the first poll. `session`: the warehouse session holding the poll lock (state.polling)."""
+    stored = stored_position(session, system, SNAPSHOT_STREAM)
+    return json.loads(stored) if stored else {}
+
+
+def source_unchanged(last: dict, source: SourceDatabase) -> bool:
     """Whether no transaction has ended on the source's server since the last cursor poll read
-    it: then nothing committed since, and a poll would read exactly what that one read.
+    it (`last`, from last_read): then nothing committed since, and a poll would read exactly
+    what that one read.
 
     Exact, and two short queries at any table size, where a poll re-reads its lookback window
     (a full scan of a source without an index on the cursor column). The one transaction allowed
     to have ended is the warehouse transaction that stored the snapshot, when the warehouse
     shares the source's server.
     """
-    stored = stored_position(session, source.system, SNAPSHOT_STREAM)
-    if not stored:
+    if not last:
         return False
     with source.engine().connect() as src:
         now = src.exec_driver_sql("SELECT pg_current_snapshot()::text").scalar_one()
-    state = json.loads(stored)
-    finished = _finished_since(state["snapshot"], now)
-    own = {int(state["own"])} if state.get("own") else set()
+    finished = _finished_since(last["snapshot"], now)
+    own = {int(last["own"])} if last.get("own") else set()
     return finished is not None and finished <= own
 
 
@@ -171,24 +225,18 @@ def poll_cursor(warehouse: Warehouse, session: sa.Connection, source: SourceData
     """One poll; `session` is the warehouse session holding the poll lock (state.polling)."""
     started = time.perf_counter()
     result = PollResult(source.system, "cursor", None)
-    if source_unchanged(session, source):
+    last = last_read(session, source.system)
+    if source_unchanged(last, source):
         result.seconds = time.perf_counter() - started
         return result
     result.counts.update(_land_cursorless_tables(warehouse, source, tables))
+    open_transactions = OpenTransactions.read(source, last)
     with source.snapshot() as src, warehouse.engine().begin() as wh:
         src_cursor = src.connection.driver_connection.cursor()
         xmin, xmax, snapshot = src_cursor.execute(
             "SELECT pg_snapshot_xmin(s)::text::bigint, pg_snapshot_xmax(s)::text::bigint, s::text "
             "FROM pg_current_snapshot() s"
         ).fetchone()
-        # Every other transaction open on the source database, written to yet or not: one that
-        # has not will still write `updated_at` from its start, or an id it has taken.
-        oldest_writer, open_transactions = src_cursor.execute(
-            "SELECT min(xact_start)::text, coalesce(array_agg(pid || '@' || xact_start::text), '{}') "
-            "FROM pg_stat_activity WHERE datname = current_database() AND xact_start IS NOT NULL "
-            "AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
-        ).fetchone()
-        open_transactions = frozenset(open_transactions)
         cursor = wh.connection.driver_connection.cursor()
         ensure_state_table(cursor)
         for table in tables:
@@ -209,9 +257,10 @@ def poll_cursor(warehouse: Warehouse, session: sa.Connection, source: SourceData
                     writer.write(chunk)
             rows = cursor.rowcount
             if table.cursor_kind == "sequence":
-                new_state = _next_sequence_state(cursor, stage, table.cursor[0], state, (xmin, xmax), open_transactions)
+                new_state = _next_sequence_state(
+                    cursor, stage, table.cursor[0], state, (xmin, xmax), open_transactions.ids)
             else:
-                new_state = _next_timestamp_state(cursor, stage, table, oldest_writer) or state
+                new_state = _next_timestamp_state(cursor, stage, table, open_transactions) or state
             counts = merge_changes(cursor, table, stage, rows, unique_keys=key_is_unique(src, table))
             if new_state != state or counts.written:
                 store_position(cursor, source.system, stream, json.dumps(new_state), counts.written)
@@ -220,7 +269,8 @@ def poll_cursor(warehouse: Warehouse, session: sa.Connection, source: SourceData
             result.transactions += rows
         shared = same_server(source.engine().url, warehouse.engine().url)
         own = cursor.execute("SELECT pg_current_xact_id()::text").fetchone()[0] if shared else None
-        store_position(cursor, source.system, SNAPSHOT_STREAM, json.dumps({"snapshot": snapshot, "own": own}), 0)
+        read = {"snapshot": snapshot, "own": own, "read_at": open_transactions.read_at, "open": open_transactions.starts}
+        store_position(cursor, source.system, SNAPSHOT_STREAM, json.dumps(read), 0)
         result.position = f"snapshot xmin {xmin}"
     result.seconds = time.perf_counter() - started
     return result

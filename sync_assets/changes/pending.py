@@ -15,7 +15,7 @@ from resources.capture.log_reader import LogReader
 from resources.capture.state import STATE_DDL, polling
 from resources.sources import SourceDatabase
 from resources.warehouse import Warehouse
-from sync_assets.changes.cursor_capture import source_unchanged
+from sync_assets.changes.cursor_capture import last_read, source_unchanged
 from sync_assets.mappings import tables_of
 
 
@@ -44,7 +44,7 @@ def pending_log(source: SourceDatabase) -> str | None:
 
 
 def pending_cursor(warehouse: Warehouse, session: sa.Connection, source: SourceDatabase) -> str | None:
-    if source_unchanged(session, source):
+    if source_unchanged(last_read(session, source.system), source):
         return None
     stored = _stored_positions(warehouse, source.system)
     with source.snapshot() as conn:
