@@ -428,7 +428,7 @@ def test_a_log_poll_far_behind_reads_at_once_without_testing_for_changes_first(l
     poll("erp")
     tests = []
     has_changes = log_reader.LogReader.has_changes
-    monkeypatch.setattr(log_reader.LogReader, "has_changes", lambda self, slot: tests.append(slot) or has_changes(self, slot))
+    monkeypatch.setattr(log_reader.LogReader, "has_changes", lambda self, slot, **options: tests.append(slot) or has_changes(self, slot, **options))
     insert = (
         "INSERT INTO sales_orders SELECT 'SO-' || lpad(g::text, 7, '0'), 'C000001', 'WH-ATL', 'CS-000001-01', NULL, "
         "'OPEN', '2026-10-01T08:00Z', '2026-10-01T08:00Z' FROM generate_series(%s::int, %s::int) g"

@@ -178,23 +178,27 @@ class LogReader:
                 raise WaybillError(f"{self.system}: replication slot {self.slot} is still in use by backend {pid}")
             time.sleep(0.1)
 
-    def has_changes(self, slot: SlotState) -> bool:
+    def has_changes(self, slot: SlotState, *, advance_if_none: bool = False) -> bool:
         """The idle test: does any transaction of this database commit a change to a captured
         table (wal2json filters them; test_decoding sees every table) before the flushed end
         of the WAL (`slot.end`)? Decodes at most one transaction, so an idle poll costs one
-        short query, and none when no WAL at all was flushed since the slot's position."""
+        short query, and none when no WAL at all was flushed since the slot's position.
+
+        `advance_if_none`: when nothing is waiting, move the slot to `slot.end`, on the same
+        connection, so the next test does not decode the same WAL (other databases' writes)
+        again. Only for a caller holding the poll lock, as nothing else may move the slot."""
         if slot.confirmed is not None and lsn_value(slot.end) <= lsn_value(slot.confirmed):
             return False
         with self._decoding_connection() as conn:
-            return (
-                conn.execute(
-                    sa.text(
-                        "SELECT 1 FROM pg_logical_slot_peek_changes(:s, CAST(:upto AS pg_lsn), 1, VARIADIC CAST(:o AS text[])) LIMIT 1"
-                    ),
-                    {"s": self.slot, "upto": slot.end, "o": list(self.decoder.options(self.tables, False))},
-                ).first()
-                is not None
-            )
+            waiting = conn.execute(
+                sa.text(
+                    "SELECT 1 FROM pg_logical_slot_peek_changes(:s, CAST(:upto AS pg_lsn), 1, VARIADIC CAST(:o AS text[])) LIMIT 1"
+                ),
+                {"s": self.slot, "upto": slot.end, "o": list(self.decoder.options(self.tables, False))},
+            ).first() is not None
+            if not waiting and advance_if_none:
+                self._advance(conn, slot.end)
+            return waiting
 
     def log_running_transactions(self) -> None:
         """Have the server write which transactions are running now into the WAL, so that the
@@ -244,7 +248,10 @@ class LogReader:
 
     def advance(self, lsn: str) -> None:
         with self._decoding_connection() as conn:
-            conn.execute(sa.text("SELECT pg_replication_slot_advance(:s, CAST(:l AS pg_lsn))"), {"s": self.slot, "l": lsn})
+            self._advance(conn, lsn)
+
+    def _advance(self, conn: sa.Connection, lsn: str) -> None:
+        conn.execute(sa.text("SELECT pg_replication_slot_advance(:s, CAST(:l AS pg_lsn))"), {"s": self.slot, "l": lsn})
 
     @contextmanager
     def _decoding_connection(self) -> Iterator[sa.Connection]:

@@ -229,12 +229,10 @@ def poll_log(warehouse: Warehouse, session: sa.Connection, source: SourceDatabas
             # covers: the landing copy may be partial, so start again with a new slot.
             reader.drop_slot()
             exists = False
-        if exists and active_pid is None and _may_be_idle(end, confirmed) and not reader.has_changes(slot):
-            # Idle: nothing of ours committed before `end`; move the slot there so the next poll
-            # does not decode the same WAL (other databases' writes) again. Four warehouse and
-            # source round trips where no WAL was written since, six where some was.
-            if confirmed is None or lsn_value(end) > lsn_value(confirmed):
-                reader.advance(end)
+        if exists and active_pid is None and _may_be_idle(end, confirmed) and not reader.has_changes(
+                slot, advance_if_none=True):
+            # Idle: nothing of ours committed before `end`, and the slot has moved there. Four
+            # warehouse and source round trips where no WAL was written since, six where some was.
             result.seconds = time.perf_counter() - started
             return result
         if not exists:
