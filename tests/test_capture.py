@@ -361,6 +361,39 @@ def test_a_sequence_gap_waits_for_a_writer_that_took_its_id_before_writing(lands
     assert_movements_landed_once_transactions_end(landscape)
 
 
+def test_a_sequence_gap_waits_for_a_writer_that_took_its_id_just_before_the_snapshot(landscape, monkeypatch):
+    """The open transactions a gap waits for are read after the poll's snapshot: one read before
+    it misses a writer that took its id in between, while a later writer's higher id committed."""
+    monkeypatch.setenv("WAYBILL_CAPTURE_WMS", "cursor")
+    wms = landscape["wms"]
+    run_sql(wms, MOVEMENT, (1,))
+    poll("wms")
+    end_a_transaction(wms)
+    poll("wms")
+    read = cursor_capture.OpenTransactions.read.__func__
+    with psycopg.connect(wms) as writer:
+        taken = []
+
+        def read_then_write(cls, source, last):
+            found = read(cls, source, last)
+            if not taken:  # the poll's first read: an id is taken now, and a higher one committed
+                taken.append(writer.execute(
+                    "SELECT nextval(pg_get_serial_sequence('inventory_movements', 'movement_id'))").fetchone()[0])
+                run_sql(wms, MOVEMENT, (3,))
+            return found
+
+        end_a_transaction(wms)  # or the poll would find the source unchanged and read nothing
+        with monkeypatch.context() as patch:
+            patch.setattr(cursor_capture.OpenTransactions, "read", classmethod(read_then_write))
+            poll("wms")  # the gap at `taken` is seen
+        run_sql(wms, MOVEMENT, (4,))
+        poll("wms")  # every transaction with an xid then has ended
+        writer.execute("INSERT INTO inventory_movements (movement_id, sku, site_code, movement_type, qty, occurred_at) "
+                       "VALUES (%s, 'sku-00001', 'ATL', 'RECEIPT', 2, '2026-10-01 10:00')", (taken[0],))
+        writer.commit()
+    assert_movements_landed_once_transactions_end(landscape)
+
+
 @CAPTURE_ROLES
 def test_a_timestamp_cursor_waits_for_an_open_transaction_that_has_not_written_yet(landscape, monkeypatch, capture_role,
                                                                                    capture_as_reader):
@@ -383,6 +416,40 @@ def test_a_timestamp_cursor_waits_for_an_open_transaction_that_has_not_written_y
         poll("erp")
         writer.execute(order, ("SO-0000001",))
         writer.commit()
+    for _ in range(3):
+        poll("erp")
+    assert landing(landscape, "raw_erp_sales_orders", "order_id, status") == query(erp, "SELECT order_id, status FROM sales_orders ORDER BY 1")
+
+
+def test_a_timestamp_cursor_waits_for_a_writer_that_commits_while_the_poll_reads(landscape, monkeypatch):
+    """A writer open at the poll's snapshot that commits before the poll looks at the open
+    transactions again (after the snapshot) still holds the cursor: timestamp cursors use the
+    look taken before the snapshot. The lookback is cut to 1 s, as above."""
+    monkeypatch.setenv("WAYBILL_CAPTURE_ERP", "cursor")
+    monkeypatch.setattr(poll_module, "tables_of", lambda system: tuple(
+        dataclasses.replace(table, lookback="1 second") for table in tables_of(system)))
+    erp = landscape["erp"]
+    order = "INSERT INTO sales_orders VALUES (%s, 'C000001', 'WH-ATL', 'CS-000001-01', NULL, 'OPEN', now(), now())"
+    run_sql(erp, order, ("SO-0000000",))
+    poll("erp")
+    read = cursor_capture.OpenTransactions.read.__func__
+    with psycopg.connect(erp) as writer:
+        writer.execute("SELECT count(*) FROM sales_orders")  # open, no xid: now() is fixed from here
+        time.sleep(2.5)
+        writer.execute(order, ("SO-0000001",))
+        run_sql(erp, order, ("SO-0000002",))
+        looks = []
+
+        def commit_after_the_snapshot(cls, source, last):
+            looks.append(last)
+            if len(looks) == 2:
+                writer.commit()
+            return read(cls, source, last)
+
+        with monkeypatch.context() as patch:
+            patch.setattr(cursor_capture.OpenTransactions, "read", classmethod(commit_after_the_snapshot))
+            poll("erp")
+        assert len(looks) == 2
     for _ in range(3):
         poll("erp")
     assert landing(landscape, "raw_erp_sales_orders", "order_id, status") == query(erp, "SELECT order_id, status FROM sales_orders ORDER BY 1")

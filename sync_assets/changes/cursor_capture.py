@@ -5,16 +5,16 @@ writer that was still open: its rows can commit later *behind* the cursor (an `u
 at its start, a sequence value taken before a faster writer's). Both cursor kinds guard that:
 
 - timestamp cursors `(updated_at, key…)` never move past the start of the oldest transaction
-  still open on the source database, written to yet or not (`OpenTransactions`, read just
-  before the poll's snapshot, by any role), and every poll re-reads a lookback window behind
+  open on the source database just before the poll's snapshot, written to yet or not
+  (`OpenTransactions`, which any role can read), and every poll re-reads a lookback window behind
   the cursor besides, for clocks that are not transaction start times. Re-reading is harmless:
   the merge writes only what differs.
 - sequence cursors `[id]` advance only through contiguous ids. A gap is held open, and the rows
   after it re-read, until every transaction that was open when the gap was first seen has
   ended: those with an xid by the source snapshot's xmin passing the xmax recorded then, those
-  without one yet (an id taken by `nextval` before the insert) by their session no longer being
-  in that transaction (`OpenTransactions`). Only then is it a rollback. No time is involved, so writers committing
-  out of order lose nothing.
+  without one yet (an id taken by `nextval` before the insert) by that transaction no longer
+  being open (`OpenTransactions`, read just after the snapshot). Only then is it a rollback.
+  No time is involved, so writers committing out of order lose nothing.
 
 A poll first asks whether any write has committed on the source's server since the last poll
 read it (`source_unchanged`); if none has, it reads nothing, so an idle poll costs two short
@@ -76,24 +76,28 @@ WHERE l.locktype = 'virtualxid' AND l.granted AND l.virtualxid = l.virtualtransa
 
 @dataclass(frozen=True)
 class OpenTransactions:
-    """The transactions open on the source database when a poll read them, just before taking
-    its snapshot: `starts` maps each (by vxid) to its start, or to a time before it where its
-    session hides the start, or to None where nothing is known yet.
+    """The transactions open on the source database when a poll read them: `starts` maps each
+    (by vxid) to its start, or to a time before it where its session hides the start, or to
+    None where nothing is known yet.
 
-    Read before the snapshot, so that a writer open at the snapshot is either listed or started
-    after `read_at` (the source's clock at the read). A hidden start is bounded by the poll
-    before: a transaction it did not list started after its `read_at`, and one it listed keeps
-    the bound it had then. A vxid can be used again by a later session; the later transaction
-    then inherits an older bound, which only holds the cursor further back."""
+    A poll reads them twice, as each cursor kind needs. Just before its snapshot, for timestamp
+    cursors: a writer open at the snapshot is then either listed, or started after `read_at`
+    (the source's clock at that read). Just after it, for sequence cursors: a transaction that
+    holds an id the snapshot does not show is still open then (or has committed, and the next
+    poll sees its row).
+
+    A hidden start is bounded by the poll before (`last`): a transaction its first read did not
+    list started after its `read_at`, and one it listed keeps the bound it had then. A vxid can
+    be used again by a later session; the later transaction then inherits an older bound, which
+    only holds the cursor further back."""
 
     read_at: str
     starts: dict[str, str | None]
 
     @classmethod
-    def read(cls, source: SourceDatabase, last: dict) -> "OpenTransactions":
+    def read(cls, source: sa.Connection, last: dict) -> "OpenTransactions":
         """`last`: what the previous poll stored (`last_read`)."""
-        with source.engine().connect() as src:
-            read_at, starts = src.exec_driver_sql(_OPEN_TRANSACTIONS).one()
+        read_at, starts = source.exec_driver_sql(_OPEN_TRANSACTIONS).one()
         bounds, previous = last.get("open", {}), last.get("read_at")
         return cls(read_at, {vxid: start or bounds.get(vxid) or previous for vxid, start in starts.items()})
 
@@ -230,13 +234,15 @@ def poll_cursor(warehouse: Warehouse, session: sa.Connection, source: SourceData
         result.seconds = time.perf_counter() - started
         return result
     result.counts.update(_land_cursorless_tables(warehouse, source, tables))
-    open_transactions = OpenTransactions.read(source, last)
+    with source.engine().connect() as src:
+        open_before = OpenTransactions.read(src, last)
     with source.snapshot() as src, warehouse.engine().begin() as wh:
         src_cursor = src.connection.driver_connection.cursor()
         xmin, xmax, snapshot = src_cursor.execute(
             "SELECT pg_snapshot_xmin(s)::text::bigint, pg_snapshot_xmax(s)::text::bigint, s::text "
             "FROM pg_current_snapshot() s"
         ).fetchone()
+        open_after = OpenTransactions.read(src, last)
         cursor = wh.connection.driver_connection.cursor()
         ensure_state_table(cursor)
         for table in tables:
@@ -258,9 +264,9 @@ def poll_cursor(warehouse: Warehouse, session: sa.Connection, source: SourceData
             rows = cursor.rowcount
             if table.cursor_kind == "sequence":
                 new_state = _next_sequence_state(
-                    cursor, stage, table.cursor[0], state, (xmin, xmax), open_transactions.ids)
+                    cursor, stage, table.cursor[0], state, (xmin, xmax), open_after.ids)
             else:
-                new_state = _next_timestamp_state(cursor, stage, table, open_transactions) or state
+                new_state = _next_timestamp_state(cursor, stage, table, open_before) or state
             counts = merge_changes(cursor, table, stage, rows, unique_keys=key_is_unique(src, table))
             if new_state != state or counts.written:
                 store_position(cursor, source.system, stream, json.dumps(new_state), counts.written)
@@ -269,7 +275,7 @@ def poll_cursor(warehouse: Warehouse, session: sa.Connection, source: SourceData
             result.transactions += rows
         shared = same_server(source.engine().url, warehouse.engine().url)
         own = cursor.execute("SELECT pg_current_xact_id()::text").fetchone()[0] if shared else None
-        read = {"snapshot": snapshot, "own": own, "read_at": open_transactions.read_at, "open": open_transactions.starts}
+        read = {"snapshot": snapshot, "own": own, "read_at": open_before.read_at, "open": open_before.starts}
         store_position(cursor, source.system, SNAPSHOT_STREAM, json.dumps(read), 0)
         result.position = f"snapshot xmin {xmin}"
     result.seconds = time.perf_counter() - started
