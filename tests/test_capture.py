@@ -394,50 +394,56 @@ def test_a_sequence_gap_waits_for_a_writer_that_took_its_id_just_before_the_snap
     assert_movements_landed_once_transactions_end(landscape)
 
 
+#: An order whose `updated_at` is its transaction's start.
+ORDER_NOW = "INSERT INTO sales_orders VALUES (%s, 'C000001', 'WH-ATL', 'CS-000001-01', NULL, 'OPEN', now(), now())"
+
+
+def orders_by_cursor_with_a_short_lookback(env: dict, monkeypatch) -> str:
+    """ERP capture by cursor with a 1 s lookback (standing for the 5-minute default and a
+    transaction that reads for longer before it writes), after a first order and poll; the ERP URL."""
+    monkeypatch.setenv("WAYBILL_CAPTURE_ERP", "cursor")
+    monkeypatch.setattr(poll_module, "tables_of", lambda system: tuple(
+        dataclasses.replace(table, lookback="1 second") for table in tables_of(system)))
+    run_sql(env["erp"], ORDER_NOW, ("SO-0000000",))
+    poll("erp")
+    return env["erp"]
+
+
+def assert_orders_landed_after_polls(env: dict) -> None:
+    for _ in range(3):
+        poll("erp")
+    assert landing(env, "raw_erp_sales_orders", "order_id, status") == query(env["erp"], "SELECT order_id, status FROM sales_orders ORDER BY 1")
+
+
 @CAPTURE_ROLES
 def test_a_timestamp_cursor_waits_for_an_open_transaction_that_has_not_written_yet(landscape, monkeypatch, capture_role,
                                                                                    capture_as_reader):
-    """Its rows will carry its start as `updated_at`. The lookback is cut to 1 s here: it stands
-    for the 5-minute default and a transaction that reads for longer before it writes. A reader
-    role cannot see that start: the poll before bounds it (it did not see the writer open)."""
-    monkeypatch.setenv("WAYBILL_CAPTURE_ERP", "cursor")
+    """Its rows will carry its start as `updated_at`. A reader role cannot see that start: the
+    poll before bounds it (it did not see the writer open)."""
     if capture_role == "reader":
         capture_as_reader("erp")
-    monkeypatch.setattr(poll_module, "tables_of", lambda system: tuple(
-        dataclasses.replace(table, lookback="1 second") for table in tables_of(system)))
-    erp = landscape["erp"]
-    order = "INSERT INTO sales_orders VALUES (%s, 'C000001', 'WH-ATL', 'CS-000001-01', NULL, 'OPEN', now(), now())"
-    run_sql(erp, order, ("SO-0000000",))
-    poll("erp")
+    erp = orders_by_cursor_with_a_short_lookback(landscape, monkeypatch)
     with psycopg.connect(erp) as writer:
         writer.execute("SELECT count(*) FROM sales_orders")  # open, no xid: now() is fixed from here
         time.sleep(2.5)
-        run_sql(erp, order, ("SO-0000002",))
+        run_sql(erp, ORDER_NOW, ("SO-0000002",))
         poll("erp")
-        writer.execute(order, ("SO-0000001",))
+        writer.execute(ORDER_NOW, ("SO-0000001",))
         writer.commit()
-    for _ in range(3):
-        poll("erp")
-    assert landing(landscape, "raw_erp_sales_orders", "order_id, status") == query(erp, "SELECT order_id, status FROM sales_orders ORDER BY 1")
+    assert_orders_landed_after_polls(landscape)
 
 
 def test_a_timestamp_cursor_waits_for_a_writer_that_commits_while_the_poll_reads(landscape, monkeypatch):
     """A writer open at the poll's snapshot that commits before the poll looks at the open
     transactions again (after the snapshot) still holds the cursor: timestamp cursors use the
-    look taken before the snapshot. The lookback is cut to 1 s, as above."""
-    monkeypatch.setenv("WAYBILL_CAPTURE_ERP", "cursor")
-    monkeypatch.setattr(poll_module, "tables_of", lambda system: tuple(
-        dataclasses.replace(table, lookback="1 second") for table in tables_of(system)))
-    erp = landscape["erp"]
-    order = "INSERT INTO sales_orders VALUES (%s, 'C000001', 'WH-ATL', 'CS-000001-01', NULL, 'OPEN', now(), now())"
-    run_sql(erp, order, ("SO-0000000",))
-    poll("erp")
+    look taken before the snapshot."""
+    erp = orders_by_cursor_with_a_short_lookback(landscape, monkeypatch)
     read = cursor_capture.OpenTransactions.read.__func__
     with psycopg.connect(erp) as writer:
         writer.execute("SELECT count(*) FROM sales_orders")  # open, no xid: now() is fixed from here
         time.sleep(2.5)
-        writer.execute(order, ("SO-0000001",))
-        run_sql(erp, order, ("SO-0000002",))
+        writer.execute(ORDER_NOW, ("SO-0000001",))
+        run_sql(erp, ORDER_NOW, ("SO-0000002",))
         looks = []
 
         def commit_after_the_snapshot(cls, source, last):
@@ -450,9 +456,7 @@ def test_a_timestamp_cursor_waits_for_a_writer_that_commits_while_the_poll_reads
             patch.setattr(cursor_capture.OpenTransactions, "read", classmethod(commit_after_the_snapshot))
             poll("erp")
         assert len(looks) == 2
-    for _ in range(3):
-        poll("erp")
-    assert landing(landscape, "raw_erp_sales_orders", "order_id, status") == query(erp, "SELECT order_id, status FROM sales_orders ORDER BY 1")
+    assert_orders_landed_after_polls(landscape)
 
 
 def test_a_cursor_poll_skips_a_quiet_source_and_never_a_commit_it_has_not_read(landscape, monkeypatch):
