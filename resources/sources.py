@@ -64,6 +64,30 @@ def check_schema(conn: sa.Connection, table: SourceTable) -> None:
             )
 
 
+#: The sequence behind a column (serial or identity) and how many values a session caches.
+_SEQUENCE_CACHE_SQL = sa.text(
+    "SELECT s.seqrelid::regclass::text, s.seqcache FROM pg_sequence s "
+    "WHERE s.seqrelid = pg_get_serial_sequence(format('%I.%I', 'public', CAST(:table AS text)), :column)::regclass"
+)
+
+
+def check_sequence_cache(conn: sa.Connection, table: SourceTable) -> None:
+    """Refuse a sequence cursor whose column's sequence hands each session more than one value
+    at a time (`CACHE n`): a session may then insert an id it took long before, after higher
+    ids have committed and the cursor has passed it, and nothing on the server tells a reader
+    which sessions hold such ids. (Ids an application reserves itself cannot be seen at all:
+    the README says so.)"""
+    column = table.cursor[0]
+    found = conn.execute(_SEQUENCE_CACHE_SQL, {"table": table.table, "column": column}).first()
+    if found is not None and found[1] > 1:
+        sequence, cache = found
+        raise WaybillError(
+            f"{table.name}.{column}: its sequence {sequence} caches {cache} values per session, so a row can commit "
+            f"with an id below ones already read, and a sequence cursor would miss it; set "
+            f"ALTER SEQUENCE {sequence} CACHE 1, or capture {table.system} in log mode"
+        )
+
+
 _PRIMARY_KEY_SQL = sa.text(
     """
     SELECT array_agg(a.attname::text) FROM pg_index i

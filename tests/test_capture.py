@@ -2,6 +2,7 @@
 also when writers commit out of order and when the poller dies mid-apply."""
 
 import dataclasses
+import json
 import os
 import random
 import signal
@@ -292,10 +293,15 @@ def end_a_transaction(url: str) -> None:
     run_sql(url, "SELECT pg_current_xact_id()")  # takes an xid and ends: later snapshots' xmin moves on
 
 
-def assert_movements_landed_once_transactions_end(env: dict) -> None:
+def settle_movements(env: dict) -> None:
+    """Polls with transactions ending in between: what a held sequence gap needs to settle."""
     for _ in range(3):
         end_a_transaction(env["wms"])
         poll("wms")
+
+
+def assert_movements_landed_once_transactions_end(env: dict) -> None:
+    settle_movements(env)
     assert landing(env, "raw_wms_inventory_movements", "movement_id, qty") == query(env["wms"], MOVEMENTS)
 
 
@@ -359,6 +365,61 @@ def test_a_sequence_gap_waits_for_a_writer_that_took_its_id_before_writing(lands
                        "VALUES (%s, 'sku-00001', 'ATL', 'RECEIPT', 2, '2026-10-01 10:00')", (taken,))
         writer.commit()
     assert_movements_landed_once_transactions_end(landscape)
+
+
+def test_a_gap_held_by_holders_stored_before_they_were_vxids_is_seen_afresh(landscape, monkeypatch):
+    """Holders used to be stored as `pid@start`: a gap held in that form must not settle because
+    no vxid ever matches it."""
+    monkeypatch.setenv("WAYBILL_CAPTURE_WMS", "cursor")
+    wms = landscape["wms"]
+    run_sql(wms, MOVEMENT, (1,))
+    settle_movements(landscape)
+    with psycopg.connect(wms) as writer:
+        taken = writer.execute("SELECT nextval(pg_get_serial_sequence('inventory_movements', 'movement_id'))").fetchone()[0]
+        old_holder = writer.execute(
+            "SELECT pid || '@' || xact_start::text FROM pg_stat_activity WHERE pid = pg_backend_pid()").fetchone()[0]
+        run_sql(wms, MOVEMENT, (3,))
+        poll("wms")  # the gap at `taken` is seen
+        [(stored,)] = query(landscape["warehouse"], "SELECT position FROM ops.capture_state WHERE stream = 'cursor:inventory_movements'")
+        state = {**json.loads(stored), "holders": [old_holder]}  # as the earlier version stored it
+        run_sql(landscape["warehouse"], "UPDATE ops.capture_state SET position = %s WHERE stream = 'cursor:inventory_movements'",
+                (json.dumps(state),))
+        run_sql(wms, MOVEMENT, (4,))
+        settle_movements(landscape)
+        writer.execute("INSERT INTO inventory_movements (movement_id, sku, site_code, movement_type, qty, occurred_at) "
+                       "VALUES (%s, 'sku-00001', 'ATL', 'RECEIPT', 2, '2026-10-01 10:00')", (taken,))
+        writer.commit()
+    assert_movements_landed_once_transactions_end(landscape)
+
+
+def test_a_sequence_cursor_refuses_a_sequence_that_caches_ids_per_session(landscape, monkeypatch):
+    """With CACHE 20 a session holds ids between its transactions, invisible to any reader: it
+    may insert id 2 after id 21 was read, and the cursor would never see it."""
+    monkeypatch.setenv("WAYBILL_CAPTURE_WMS", "cursor")
+    run_sql(landscape["wms"], "ALTER TABLE inventory_movements ALTER COLUMN movement_id SET CACHE 20")
+    run_sql(landscape["wms"], MOVEMENT, (1,))
+    with pytest.raises(WaybillError, match=r"wms\.inventory_movements\.movement_id: its sequence .* caches 20 values "
+                                           r"per session.*CACHE 1, or capture wms in log mode"):
+        poll("wms")
+    # The poll's warehouse transaction rolled back whole: not even the landing table was made.
+    assert query(landscape["warehouse"], "SELECT to_regclass('landing.raw_wms_inventory_movements')") == [(None,)]
+
+
+def test_the_sensor_names_new_changes_anew_while_a_gap_is_held(landscape, monkeypatch):
+    """The rows above a held gap keep the position where it was; the commit that fills the gap
+    must still give a run key other than the run that left it held (which Dagster would skip)."""
+    monkeypatch.setenv("WAYBILL_CAPTURE_WMS", "cursor")
+    wms = landscape["wms"]
+    run_sql(wms, MOVEMENT, (1,))
+    settle_movements(landscape)
+    with psycopg.connect(wms) as writer:
+        writer.execute(MOVEMENT, (2,))  # holds id 2, open
+        run_sql(wms, MOVEMENT, (3,))
+        before = pending_changes(Warehouse(), SourceDatabase(system="wms"))
+        poll("wms")  # lands 3 and holds the gap at 2
+        writer.commit()
+    after = pending_changes(Warehouse(), SourceDatabase(system="wms"))
+    assert before is not None and after is not None and after != before
 
 
 def test_a_sequence_gap_waits_for_a_writer_that_took_its_id_just_before_the_snapshot(landscape, monkeypatch):
@@ -456,6 +517,47 @@ def test_a_timestamp_cursor_waits_for_a_writer_that_commits_while_the_poll_reads
             patch.setattr(cursor_capture.OpenTransactions, "read", classmethod(commit_after_the_snapshot))
             poll("erp")
         assert len(looks) == 2
+    assert_orders_landed_after_polls(landscape)
+
+
+def test_a_reader_roles_first_poll_holds_its_cursors_for_a_writer_already_open(landscape, monkeypatch,
+                                                                               capture_as_reader):
+    """The first poll knows nothing of when a hidden writer began, and neither does the next
+    while the writer stays open: the cursor stays put until it ends."""
+    capture_as_reader("erp")
+    with psycopg.connect(landscape["erp"]) as writer:
+        writer.execute("SELECT count(*) FROM sales_orders")  # open, no xid: now() is fixed from here
+        time.sleep(2.5)
+        erp = orders_by_cursor_with_a_short_lookback(landscape, monkeypatch)  # the first poll ever
+        run_sql(erp, ORDER_NOW, ("SO-0000002",))
+        poll("erp")
+        writer.execute(ORDER_NOW, ("SO-0000001",))
+        writer.commit()
+    assert_orders_landed_after_polls(landscape)
+
+
+def test_a_timestamp_cursor_waits_for_a_writer_that_began_between_the_read_and_the_snapshot(landscape, monkeypatch):
+    """Not listed in the read before the snapshot, yet open at it: the read's own time bounds it."""
+    erp = orders_by_cursor_with_a_short_lookback(landscape, monkeypatch)
+    read = cursor_capture.OpenTransactions.read.__func__
+    with psycopg.connect(erp) as writer:
+        looks = []
+
+        def read_then_begin(cls, source, last):
+            found = read(cls, source, last)
+            if not looks:  # the read before the snapshot
+                writer.execute("SELECT 1")  # begins now
+                time.sleep(2.5)
+                run_sql(erp, ORDER_NOW, ("SO-0000002",))
+                writer.execute(ORDER_NOW, ("SO-0000001",))
+            looks.append(last)
+            return found
+
+        end_a_transaction(erp)  # or the poll would find the source unchanged and read nothing
+        with monkeypatch.context() as patch:
+            patch.setattr(cursor_capture.OpenTransactions, "read", classmethod(read_then_begin))
+            poll("erp")
+        writer.commit()
     assert_orders_landed_after_polls(landscape)
 
 

@@ -34,7 +34,7 @@ from psycopg import sql
 
 from resources.capture.state import ensure_state_table, read_position, store_position, stored_position
 from resources.databases import same_server
-from resources.sources import SourceDatabase, check_schema, key_is_unique
+from resources.sources import SourceDatabase, check_schema, check_sequence_cache, key_is_unique
 from resources.warehouse import Warehouse, ensure_landing_table, merge_changes
 from sync_assets.changes.log_capture import PollResult
 from sync_assets.mappings import SourceTable
@@ -62,15 +62,14 @@ def _read_query(table: SourceTable, state: dict, label: str) -> sql.Composed:
 #: Every transaction open on the source database but the reader's, by virtual transaction id, with
 #: its start where this role may see it. Each transaction holds the lock on its own vxid for its
 #: whole life, written to yet or not, and pg_locks shows it to any role; pg_stat_activity shows
-#: every session's database and user, but other roles' start times and backend types only to
-#: pg_read_all_stats. Sessions with a user are clients (or, hidden, possibly a walsender or
-#: parallel worker of another role: counting one only holds the cursor back a little longer).
+#: every session's database and user, but other roles' start times only to pg_read_all_stats.
+#: Every process that runs as a user counts (clients, and background workers such as scheduled
+#: jobs, which write too); one that never writes only holds the cursor back a little longer.
 _OPEN_TRANSACTIONS = """
 SELECT now()::text, coalesce(jsonb_object_agg(l.virtualtransaction, a.xact_start::text), '{}')
 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
 WHERE l.locktype = 'virtualxid' AND l.granted AND l.virtualxid = l.virtualtransaction
-  AND a.datname = current_database() AND a.usesysid IS NOT NULL
-  AND coalesce(a.backend_type, 'client backend') = 'client backend' AND a.pid <> pg_backend_pid()
+  AND a.datname = current_database() AND a.usesysid IS NOT NULL AND a.pid <> pg_backend_pid()
 """
 
 
@@ -87,9 +86,15 @@ class OpenTransactions:
     poll sees its row).
 
     A hidden start is bounded by the poll before (`last`): a transaction its first read did not
-    list started after its `read_at`, and one it listed keeps the bound it had then. A vxid can
-    be used again by a later session; the later transaction then inherits an older bound, which
-    only holds the cursor further back."""
+    list started after its `read_at`, and one it listed keeps the bound it had then (None, if it
+    had none, until it ends). A vxid can be used again by a later session; the later
+    transaction then inherits an older bound, which only holds the cursor further back.
+
+    Two gaps are left to the lookback window. A transaction's start time is taken as its first
+    statement arrives, a moment before its vxid lock appears, so a writer starting just as a
+    poll reads can be missing from the read yet have started before `read_at`. And a prepared
+    transaction (two-phase commit) gives up its vxid lock at PREPARE TRANSACTION, so its rows
+    are waited for only until then."""
 
     read_at: str
     starts: dict[str, str | None]
@@ -99,7 +104,7 @@ class OpenTransactions:
         """`last`: what the previous poll stored (`last_read`)."""
         read_at, starts = source.exec_driver_sql(_OPEN_TRANSACTIONS).one()
         bounds, previous = last.get("open", {}), last.get("read_at")
-        return cls(read_at, {vxid: start or bounds.get(vxid) or previous for vxid, start in starts.items()})
+        return cls(read_at, {vxid: start or (bounds[vxid] if vxid in bounds else previous) for vxid, start in starts.items()})
 
     @property
     def ids(self) -> frozenset[str]:
@@ -138,6 +143,8 @@ def _next_sequence_state(
     if contiguous_to == top:
         return {"last": top}
     held = {key: state[key] for key in ("horizon", "horizon_max", "holders") if key in state}
+    if any("@" in holder for holder in held.get("holders", ())):
+        held = {}  # holders stored as `pid@start` (before vxids) match nothing now: see the gap afresh
     if held and xmin >= held["horizon"] and not open_transactions.intersection(held.get("holders", ())):
         return {"last": held["horizon_max"] if contiguous_to is None else max(held["horizon_max"], contiguous_to)}
     if not held:
@@ -147,9 +154,10 @@ def _next_sequence_state(
 
 def _next_timestamp_state(cursor, stage: str, table: SourceTable, open_transactions: OpenTransactions) -> dict | None:
     """The cursor after this read: its newest timestamp, but never past the oldest open
-    transaction's start. None (the cursor stays) when nothing was read, or when an open
+    transaction's start, nor past the read of them (a writer that began after it may have been
+    open at the snapshot). None (the cursor stays) when nothing was read, or when an open
     transaction's start is not known at all (the first poll by a role that cannot see it)."""
-    starts = list(open_transactions.starts.values())
+    starts = [*open_transactions.starts.values(), open_transactions.read_at]
     if None in starts:
         return None
     newest = cursor.execute(
@@ -249,6 +257,8 @@ def poll_cursor(warehouse: Warehouse, session: sa.Connection, source: SourceData
             if table.cursor_kind is None:
                 continue
             check_schema(src, table)
+            if table.cursor_kind == "sequence":
+                check_sequence_cache(src, table)
             ensure_landing_table(cursor, table)
             stream = f"cursor:{table.table}"
             stored = read_position(cursor, source.system, stream, lock=True)

@@ -44,7 +44,12 @@ def pending_log(source: SourceDatabase) -> str | None:
 
 
 def pending_cursor(warehouse: Warehouse, session: sa.Connection, source: SourceDatabase) -> str | None:
-    if source_unchanged(last_read(session, source.system), source):
+    """Named by the first table with rows past its position, the position, and the source
+    snapshot the last poll read: a position held where it was (a sequence gap not yet settled,
+    a timestamp held by an open writer) still gives a new name after each poll, so the commit
+    that settles it is not taken for the run that already ran."""
+    last = last_read(session, source.system)
+    if source_unchanged(last, source):
         return None
     stored = _stored_positions(warehouse, source.system)
     with source.snapshot() as conn:
@@ -58,7 +63,8 @@ def pending_cursor(warehouse: Warehouse, session: sa.Connection, source: SourceD
             condition = sql.SQL("true") if bound is None else sql.SQL("{} > {}").format(column, sql.Literal(bound))
             query = sql.SQL("SELECT 1 FROM {} WHERE {} LIMIT 1").format(sql.Identifier("public", table.table), condition)
             if conn.exec_driver_sql(query.as_string()).scalar():
-                return f"{table.table}:{bound if bound is not None else 'initial'}"
+                after = f" after {last['snapshot']}" if last else ""
+                return f"{table.table}:{bound if bound is not None else 'initial'}{after}"
     return None
 
 
