@@ -54,7 +54,7 @@ from sync_assets.shipments.canonical import SHIPMENTS  # noqa: E402
 DDL = Path(__file__).resolve().parent.parent / "sync_assets" / "sandbox" / "ddl" / "erp.sql"
 INSERT_ORDERS = (
     "INSERT INTO sales_orders SELECT 'SO-' || lpad(g::text, 7, '0'), 'C000001', 'WH-ATL', 'CS-000001-01', NULL, "
-    "'OPEN', %(at)s::timestamptz + g * interval '1 second', %(at)s::timestamptz + g * interval '1 second' "
+    "'OPEN', %(at)s::timestamptz + g * %(step)s::interval, %(at)s::timestamptz + g * %(step)s::interval "
     "FROM generate_series(%(first)s::int, %(last)s::int) g"
 )
 
@@ -229,7 +229,7 @@ def main() -> None:
     try:
         with psycopg.connect(urls["erp"], autocommit=True) as conn:
             conn.execute(DDL.read_text())
-            conn.execute(INSERT_ORDERS, {"at": "2026-10-01", "first": 1, "last": SMALL})
+            conn.execute(INSERT_ORDERS, {"at": "2026-10-01", "step": "1 second", "first": 1, "last": SMALL})
 
         figures += idle_polls(admin, urls["erp"], urls["warehouse"], warehouse, source)
         rounds = [("log", plugin) for plugin in usable_decoders(urls["erp"])] + [("cursor", None)]
@@ -242,15 +242,20 @@ def main() -> None:
             poll_source(warehouse, source)  # first poll: slot / cursor start + initial copy
             updates = args.changes // 10  # a tenth updates of existing orders, the rest new orders
             first_new = 1_000_001 + index * 1_000_000
-            later = f"{2027 + index}-01-01"  # past every cursor so far
+            # The cursor round's changes are stamped as writers stamp them, now: a cursor never
+            # moves past the time it reads (a row stamped later is read again until then). The
+            # log rounds' changes lie days back, a second apart, so the cursor's lookback window
+            # re-reads only their last minutes.
+            at, step = ("now", "-1 microsecond") if mode == "cursor" else (f"2026-10-{2 + 3 * index:02d}", "1 second")
             label = f"{mode} capture ({plugin})" if plugin else f"{mode} capture"
             with psycopg.connect(urls["erp"], autocommit=True) as conn:
                 conn.execute(
                     "UPDATE sales_orders SET status = %s, updated_at = %s::timestamptz + "
-                    "substr(order_id, 4)::int * interval '1 second' WHERE order_id <= %s",
-                    (("RELEASED", "SHIPPED", "CLOSED")[index % 3], later, f"SO-{updates:07d}"),
+                    "substr(order_id, 4)::int * %s::interval WHERE order_id <= %s",
+                    (("RELEASED", "SHIPPED", "CLOSED")[index % 3], at, step, f"SO-{updates:07d}"),
                 )
-                conn.execute(INSERT_ORDERS, {"at": later, "first": first_new, "last": first_new + args.changes - updates - 1})
+                conn.execute(INSERT_ORDERS, {"at": at, "step": step, "first": first_new,
+                                             "last": first_new + args.changes - updates - 1})
                 if plugin:
                     drained, seconds = raw_drain(conn, plugin)
                     figures.append((f"raw slot drain ({plugin})", drained / seconds, f"{drained:,} changes in {seconds:.2f}s"))
@@ -272,7 +277,8 @@ def main() -> None:
                                 f"ms (median of 20; the first {first * 1000:.0f} ms reads past the warehouse's own writes)"))
 
         with psycopg.connect(urls["erp"], autocommit=True) as conn:
-            conn.execute(INSERT_ORDERS, {"at": "2026-01-01", "first": 9_000_001, "last": 9_000_000 + args.big - total_rows(conn)})
+            conn.execute(INSERT_ORDERS, {"at": "2026-01-01", "step": "1 second", "first": 9_000_001,
+                                          "last": 9_000_000 + args.big - total_rows(conn)})
             conn.execute("VACUUM ANALYZE sales_orders")
         figures += idle_polls(admin, urls["erp"], urls["warehouse"], warehouse, source)
 
