@@ -928,6 +928,26 @@ def test_schema_drift_stops_capture_naming_table_and_column(landscape, mode):
     assert query(landscape["warehouse"], "SELECT count(*) FROM landing.raw_wms_loads") == [(0,)]
 
 
+def test_a_change_written_while_a_column_was_renamed_stops_log_capture_until_the_slot_is_restarted(landscape, monkeypatch):
+    """The catalog is back as mapped when the poll runs, but the row in the slot has no
+    `dock_door`: it must not land with NULL there. Dropping the slot, as the error says, brings
+    the table back whole."""
+    monkeypatch.setenv("WAYBILL_CAPTURE_WMS", "log")
+    wms = landscape["wms"]
+    poll("wms")
+    run_sql(wms, "ALTER TABLE loads RENAME COLUMN dock_door TO door")
+    run_sql(wms, "INSERT INTO loads VALUES ('L000001', 'so0000001', 'ATL', 'D7', 'PLANNED', NULL, '2026-10-01 08:00')")
+    run_sql(wms, "ALTER TABLE loads RENAME COLUMN door TO dock_door")
+    for _ in range(2):
+        with pytest.raises(SchemaDriftError, match=r"wms\.loads\.dock_door: column missing in the change at .* drop "
+                                                   r"replication slot waybill_wms_\w+ on the source"):
+            poll("wms")
+    assert query(landscape["warehouse"], "SELECT count(*) FROM landing.raw_wms_loads") == [(0,)]
+    run_sql(wms, "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = current_database()")
+    poll("wms")
+    assert landing(landscape, "raw_wms_loads", "load_id, dock_door") == [("L000001", "D7")]
+
+
 def test_the_nightly_catch_up_takes_every_waiting_change_a_single_poll_does_not(landscape):
     """A poll stops at its size limit (the slot keeps the rest); the nightly's catch-up polls on."""
     run_sql(landscape["erp"], (

@@ -61,7 +61,7 @@ def test_unreadable_lines_raise_naming_the_lsn(line):
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from resources.capture.test_decoding import COPY_NULL, KEY_CHANGE, ChangeLines, copy_text  # noqa: E402
+from resources.capture.test_decoding import COPY_NULL, KEY_CHANGE, ChangeLines, MissingColumn, copy_text  # noqa: E402
 
 COLUMNS = ("id", "v", "n", "odd col", "flag")
 TYPES = {"id": "integer", "v": "text", "n": "numeric", "odd col": "text[]", "flag": "boolean"}
@@ -80,6 +80,11 @@ def render(values: dict) -> str:
             text = "'" + value.replace("'", "''") + "'"
         parts.append(f"{token}[{TYPES[name]}]:{text}")
     return " ".join(parts)
+
+
+def row_of(**values: str) -> dict:
+    """A whole row: the columns not given are NULL."""
+    return {column: values.get(column.replace(" ", "_")) for column in COLUMNS}
 
 
 def copy_row(values: dict) -> str:
@@ -124,6 +129,20 @@ def test_copy_rows_of_every_shape_match_the_scan():
     ]
 
 
+def test_an_insert_or_update_without_a_mapped_column_is_drift_not_a_null():
+    """Also once a delete has taught the reader the key-only shape: only a delete may lack columns."""
+    reader = ChangeLines({("public", "t"): COLUMNS})
+    reader.add("table public.t: DELETE: " + render({"id": "3"}), "0/1")
+    row = row_of(id="2", v="plain", n="1.5", odd_col="x", flag="false")
+    for line, column in (
+        ("table public.t: INSERT: " + render({"id": "4"}), "v"),
+        ("table public.t: UPDATE: " + render({k: v for k, v in row.items() if k != "n"}), "n"),
+    ):
+        with pytest.raises(MissingColumn, match=rf"change at 0/2: t has no column {column}"):
+            reader.add(line, "0/2")
+    assert reader.rows[("public", "t")] == ["1\tdelete\t0/1\t" + copy_row({"id": "3"}) + "\t\\N\n"]
+
+
 def test_a_truncate_of_captured_tables_is_a_truncate_row_each_and_others_are_skipped():
     reader = ChangeLines({("public", "t"): COLUMNS, ("odd schema", "u"): ("id",)})
     reader.add("table public.scratch: TRUNCATE: (no-flags)", "0/A")
@@ -166,7 +185,7 @@ def test_after_a_key_change_the_tables_inserts_go_through_the_stage():
 
 def test_rows_are_numbered_across_tables_in_the_order_given():
     reader = ChangeLines({("public", "t"): COLUMNS, ("public", "u"): ("id",)})
-    reader.add("table public.t: UPDATE: old-key: id[integer]:1 new-tuple: id[integer]:2", "0/A")
+    reader.add("table public.t: UPDATE: old-key: id[integer]:1 new-tuple: " + render(row_of(id="2")), "0/A")
     reader.add("table public.u: INSERT: id[integer]:7", "0/B")
     reader.add("table public.t: DELETE: id[integer]:2", "0/C")
     assert reader.rows == {
@@ -181,7 +200,7 @@ def test_rows_are_numbered_across_tables_in_the_order_given():
 
 def test_old_key_holding_the_new_tuple_marker_splits_where_the_quotes_close():
     old = {"id": "1", "v": "x new-tuple: y"}
-    new = {"id": "2", "v": "z"}
+    new = {"id": "2", "v": "z", "n": None, "odd col": None, "flag": None}
     line = "table public.t: UPDATE: old-key: " + render(old) + " new-tuple: " + render(new)
     change = parse_change(line, "0/1")
     assert (change.old_key, change.values) == (old, new)
@@ -190,10 +209,10 @@ def test_old_key_holding_the_new_tuple_marker_splits_where_the_quotes_close():
 
 def test_an_unchanged_toasted_value_is_marked_not_taken_for_text():
     reader = ChangeLines({("public", "t"): COLUMNS})
-    reader.add("table public.t: UPDATE: " + render({"id": "1", "v": "a"}), "0/1")  # teaches a template
+    reader.add("table public.t: UPDATE: " + render(row_of(id="1", v="a")), "0/1")  # teaches a template
     reader.add("table public.t: UPDATE: id[integer]:1 v[text]:unchanged-toast-datum n[numeric]:2 "
                '"odd col"[text]:unchanged-toast-datum flag[boolean]:true', "0/2")
-    reader.add("table public.t: UPDATE: id[integer]:1 v[text]:'unchanged-toast-datum'", "0/3")  # real text
+    reader.add("table public.t: UPDATE: " + render(row_of(id="1", v="unchanged-toast-datum")), "0/3")  # real text
     # the shape of 0/2 is a template now, and its numeric column is printed bare: still marked
     reader.add("table public.t: UPDATE: id[integer]:1 v[text]:'b' n[numeric]:unchanged-toast-datum "
                "\"odd col\"[text]:'c' flag[boolean]:true", "0/4")
@@ -206,7 +225,7 @@ def test_an_unchanged_toasted_value_is_marked_not_taken_for_text():
 
 def test_a_line_the_template_cannot_read_is_an_error_naming_the_lsn():
     reader = ChangeLines({("public", "t"): COLUMNS})
-    reader.add("table public.t: INSERT: " + render({"id": "1", "v": "a"}), "0/1")
+    reader.add("table public.t: INSERT: " + render(row_of(id="1", v="a")), "0/1")
     with pytest.raises(DecodingError, match="0/BAD"):
         reader.add("table public.t: INSERT: id[integer]:1 v[text]:'a", "0/BAD")
 

@@ -13,7 +13,7 @@ import psycopg
 import pytest
 
 from conftest import SYSTEM_PG_URL, check_truncates_are_captured, query, run_sql, scratch_databases, system_pg_available
-from resources.capture.test_decoding import DecodingError
+from resources.capture.test_decoding import DecodingError, MissingColumn
 from resources.capture.wal2json import Wal2JsonLines, peek_options
 from resources.sources import SourceDatabase
 from resources.warehouse import Warehouse
@@ -40,6 +40,14 @@ def test_values_become_copy_text_exactly():
         '{"name":"big","type":"text","value":null}]}'
     )
     assert row == "1\tinsert\t0/0\t1\ta'b\"c\\\\d\\ttab\\nline\t12345678901.25\tf\t{\"x\": [1, 2.50]}\t\\N\t\\N\n"
+
+
+def test_an_insert_without_a_mapped_column_is_drift_not_a_null():
+    with pytest.raises(MissingColumn, match=r"change at 0/0: t has no column big"):
+        lines_for('{"action":"I","schema":"public","table":"t","columns":[{"name":"id","type":"integer","value":1},'
+                  '{"name":"v","type":"text","value":"a"},{"name":"n","type":"numeric(12,2)","value":1},'
+                  '{"name":"b","type":"boolean","value":false},{"name":"j","type":"jsonb","value":null},'
+                  '{"name":"bigger","type":"text","value":"x"}]}')
 
 
 def test_update_without_an_unchanged_large_value_marks_it_and_a_key_change_deletes_the_old_key():

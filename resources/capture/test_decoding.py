@@ -79,6 +79,15 @@ class DecodingError(ValueError):
     """A line the parser cannot read; it names the LSN so the change can be found and replayed."""
 
 
+class MissingColumn(DecodingError):
+    """An insert or update whose row lacks a mapped column: the source table was altered (a
+    column dropped or renamed) before the change was written, whatever its catalog says now."""
+
+    def __init__(self, table: tuple[str, str], column: str, lsn: str):
+        super().__init__(f"change at {lsn}: {table[1]} has no column {column}")
+        self.table, self.column, self.lsn = table, column, lsn
+
+
 @dataclass(frozen=True)
 class RowChange:
     schema: str
@@ -224,6 +233,7 @@ class _Template:
         position = {f.name: i for i, f in enumerate(fields)}
         indices = [position.get(c) for c in columns]
         self.order = None if indices == list(range(len(fields))) else indices
+        self.complete = None not in indices  # only a delete's row may lack mapped columns
 
 
 class TableRows:
@@ -234,7 +244,8 @@ class TableRows:
     change…) becomes a template for the lines that follow.
     """
 
-    def __init__(self, columns: Sequence[str], direct: bool):
+    def __init__(self, key: tuple[str, str], columns: Sequence[str], direct: bool):
+        self.key = key
         self.columns = tuple(columns)
         self.templates: list[_Template] = []
         self._shapes: set[tuple[tuple[str, str], ...]] = set()
@@ -259,6 +270,11 @@ class TableRows:
         elif body == "(no-tuple-data)":
             raise DecodingError(f"change at {lsn}: {op} on a table without a replica identity")
         fields = _fields(body, lsn)
+        if op != "delete":
+            names = {f.name for f in fields}
+            for column in self.columns:
+                if column not in names:
+                    raise MissingColumn(self.key, column, lsn)
         shape = tuple((f.token, f.type) for f in fields)
         if shape not in self._shapes:
             self._shapes.add(shape)
@@ -290,7 +306,7 @@ class ChangeLines:
     """
 
     def __init__(self, tables: dict[tuple[str, str], Sequence[str]], direct: Collection[tuple[str, str]] = ()):
-        self._tables = {key: TableRows(columns, key in direct) for key, columns in tables.items()}
+        self._tables = {key: TableRows(key, columns, key in direct) for key, columns in tables.items()}
         self.inserts = {key: table.inserts for key, table in self._tables.items()}
         self.truncated: set[tuple[str, str]] = set()  # captured tables a TRUNCATE emptied
         #: header text -> (table's rows, op, TableRows), or None for a table not captured
@@ -308,6 +324,8 @@ class ChangeLines:
             return
         rows, op, table = known
         for template in table.templates:
+            if not template.complete and op != "delete":
+                continue
             match = template.fullmatch(data, end)
             if match is not None:
                 values = match.groups(COPY_NULL)

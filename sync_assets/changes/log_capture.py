@@ -16,8 +16,9 @@ from psycopg import sql
 
 from resources.capture.log_reader import LogReader, lsn_value
 from resources.capture.state import ensure_state_table, read_position, store_position, stored_position
+from resources.capture.test_decoding import MissingColumn
 from resources.merge import MergeCounts
-from resources.sources import SourceDatabase, check_schema
+from resources.sources import SchemaDriftError, SourceDatabase, check_schema
 from resources.warehouse import ChangeStages, DirectInsertConflict, Warehouse, ensure_landing_table, history_table
 from sync_assets.mappings import SourceTable
 
@@ -89,7 +90,14 @@ def _read_changes(
                 read.transactions += 1
                 read.last_commit = lsn
             elif not data.startswith(decoder.begin):
-                lines.add(data, lsn)
+                try:
+                    lines.add(data, lsn)
+                except MissingColumn as missing:
+                    raise SchemaDriftError(
+                        f"{tables[missing.table].name}.{missing.column}: column missing in the change at {missing.lsn} "
+                        f"(the table was altered while changes were pending). To take the table as it is now, drop "
+                        f"replication slot {reader.slot} on the source and sync again: every table is then compared whole"
+                    ) from None
         stages.write_batch(lines.rows, lines.inserts)
     read.truncated = lines.truncated
     return read
