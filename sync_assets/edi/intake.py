@@ -13,6 +13,9 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg
+
+from resources.capture.state import polling
 from sync_assets.edi.messages import FreightInvoice, StatusMessage, parse_file
 from sync_assets.edi.x12 import MalformedEdi
 
@@ -113,35 +116,55 @@ def _move(path: Path, folder: str) -> None:
 
 
 def read_inbox(engine, inbox: Path) -> IntakeResult:
-    """Read every file directly in `inbox` (oldest name first) into landing; see the module docstring."""
+    """Read every file directly in `inbox` (oldest name first) into landing; see the module docstring.
+
+    Names starting with '.' are skipped: a sender writes a file under such a name and renames it
+    when complete, so a file is never read half-written. Intakes take turns (the sensor's run and
+    a `waybill sync` may meet): each holds the warehouse's lock on the inbox while it reads."""
     result = IntakeResult([], {}, [])
     inbox.mkdir(parents=True, exist_ok=True)
-    for path in sorted(p for p in inbox.iterdir() if p.is_file() and not p.name.startswith(".")):
-        data = path.read_bytes()
-        sha = hashlib.sha256(data).hexdigest()
+    with polling(engine, "edi"):
         with engine.begin() as conn:
-            cursor = conn.connection.driver_connection.cursor()
-            cursor.execute(INTAKE_DDL)
-            seen = cursor.execute("SELECT status FROM landing.raw_edi_files WHERE file_sha256 = %s", (sha,)).fetchone()
-            if seen:
-                status = seen[0]
-                result.already_seen.append(path.name)
-            else:
-                try:
-                    messages = parse_file(path.name, data)
-                    status, reason = "processed", None
-                except MalformedEdi as exc:
-                    messages, status, reason = [], "quarantined", exc.reason
-                    result.quarantined[path.name] = reason
-                cursor.execute(
-                    "INSERT INTO landing.raw_edi_files (file_sha256, file_name, size_bytes, status, reason, sets) "
-                    "VALUES (%s, %s, %s, %s, %s, %s)",
-                    (sha, path.name, len(data), status, reason, len(messages)),
-                )
-                events, lines = _record_messages(cursor, sha, path.name, messages)
-                result.events += events
-                result.invoice_lines += lines
-                if status == "processed":
-                    result.processed.append(path.name)
-        _move(path, "processed" if status == "processed" else "quarantine")
+            conn.exec_driver_sql(INTAKE_DDL)
+        for path in sorted(p for p in inbox.iterdir() if p.is_file() and not p.name.startswith(".")):
+            status = _read_file(engine, path, result)
+            _move(path, "processed" if status == "processed" else "quarantine")
     return result
+
+
+def _read_file(engine, path: Path, result: IntakeResult) -> str:
+    """Record one file and its messages in one transaction; returns its status."""
+    data = path.read_bytes()
+    sha = hashlib.sha256(data).hexdigest()
+    with engine.begin() as conn:
+        cursor = conn.connection.driver_connection.cursor()
+        seen = cursor.execute("SELECT status FROM landing.raw_edi_files WHERE file_sha256 = %s", (sha,)).fetchone()
+        if seen:
+            result.already_seen.append(path.name)
+            return seen[0]
+        try:
+            messages = parse_file(path.name, data)
+            status, reason = "processed", None
+        except MalformedEdi as exc:
+            messages, status, reason = [], "quarantined", exc.reason
+        record = (
+            "INSERT INTO landing.raw_edi_files (file_sha256, file_name, size_bytes, status, reason, sets) "
+            "VALUES (%s, %s, %s, %s, %s, %s)"
+        )
+        cursor.execute(record, (sha, path.name, len(data), status, reason, len(messages)))
+        try:
+            with conn.connection.driver_connection.transaction():  # a savepoint
+                events, lines = _record_messages(cursor, sha, path.name, messages)
+        except psycopg.DataError as exc:
+            # Parsed, but a value does not fit its landing column: the file is kept, not half-applied.
+            status, events, lines = "quarantined", 0, 0
+            reason = f"a value does not fit landing: {str(exc).strip().splitlines()[0]}"
+            cursor.execute("UPDATE landing.raw_edi_files SET status = %s, reason = %s, sets = 0 WHERE file_sha256 = %s",
+                           (status, reason, sha))
+    if status == "processed":
+        result.processed.append(path.name)
+        result.events += events
+        result.invoice_lines += lines
+    else:
+        result.quarantined[path.name] = reason
+    return status

@@ -149,7 +149,10 @@ def write_batches(inbox: Path, messages: list[tuple[int, object]], stamp_of, sen
     for (kind, scac, stamp), group in sorted(groups.items()):
         sent = sent_of(stamp)
         name = file_name(kind, scac, stamp)
-        (inbox / name).write_text(interchange(scac, kind, group, sent, (sent // 60 * 2 + (kind == "210")) % 10**9))
+        # As a sender should: written under a hidden name, then renamed, so no intake reads it half-written.
+        partial = inbox / f".{name}.part"
+        partial.write_text(interchange(scac, kind, group, sent, (sent // 60 * 2 + (kind == "210")) % 10**9))
+        partial.replace(inbox / name)
         names.append(name)
     return names
 
