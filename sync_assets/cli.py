@@ -298,13 +298,21 @@ def deadletter_list(include_resolved: bool) -> None:
 def deadletter_replay() -> None:
     """Map every open dead letter again (after fixing its cause): re-runs the change_capture job.
 
-    A dead letter whose row now maps is marked resolved; one that still fails stays open with its reason.
+    A dead letter whose row now maps is marked resolved; one that still fails stays open with its
+    reason (a new one, if the row now fails for another reason). Every per-shipment table
+    recomputes every shipment in this run, so a row that maps only now reaches canonical.
     """
-    before = {row.id for row in _open_dead_letters()}
+    from sync_assets.shipments.scope import recompute_everything
+
+    before = {row.id: (row.source_table, row.source_pk) for row in _open_dead_letters()}
     check_connections()
+    if before:
+        with engine_for("warehouse", resolve_url("warehouse")).begin() as conn:
+            recompute_everything(conn.connection.driver_connection.cursor())
     ok = run_job("change_capture").success
-    still_open = {row.id for row in _open_dead_letters()}
-    click.echo(f"replayed {len(before)} dead letter(s): {len(before - still_open)} resolved, {len(before & still_open)} still open")
+    failing = {(row.source_table, row.source_pk) for row in _open_dead_letters()}
+    still = sum(record in failing for record in before.values())
+    click.echo(f"replayed {len(before)} dead letter(s): {len(before) - still} now map, {still} still fail")
     if not ok:
         sys.exit(1)
 

@@ -2,6 +2,7 @@
 re-sent and late events once and in device-time order, REFUSED is no delivery, orphans kept,
 unmappable rows dead-lettered and replayable, each exactly once."""
 
+import dataclasses
 import subprocess
 import sys
 from pathlib import Path
@@ -10,8 +11,11 @@ import dagster as dg
 import pytest
 from conftest import query, run_sql
 
+from resources.dead_letters import DeadLetterRule
+from resources.warehouse import Warehouse
 from sync_assets.definitions import defs
-from sync_assets.shipments.canonical import VEHICLE_EVENTS
+from sync_assets.shipments.canonical import CHARGES, SHIPMENTS, VEHICLE_EVENTS
+from sync_assets.shipments.scope import recompute_everything
 
 DDL = Path(__file__).resolve().parent.parent / "sync_assets" / "sandbox" / "ddl"
 
@@ -162,8 +166,44 @@ def test_unmappable_rows_are_dead_letters_until_fixed_then_replayed(synced):
     run_sql(synced["wms"], "INSERT INTO sites VALUES ('XXX', 'WH-ATL', 'America/New_York')")
     replay = subprocess.run([sys.executable, "-m", "sync_assets.cli", "deadletter", "replay"], capture_output=True, text=True)
     assert replay.returncode == 0, replay.stderr[-2000:]
-    assert "replayed 3 dead letter(s): 1 resolved, 2 still open" in replay.stdout
+    assert "replayed 3 dead letter(s): 1 now map, 2 still fail" in replay.stdout
     assert query(wh, "SELECT shipment_id, load_completed_at AT TIME ZONE 'UTC' FROM canonical.loads WHERE load_id = 'L000100'")[0][0] == "SO-0000002"
+
+
+def test_a_dead_letter_corrected_to_another_failing_value_still_fails_in_the_replay(synced):
+    """CH-4's code goes from TOLL to PARK, no more governed: its old reason is gone, the row is not."""
+    run_sql(synced["billing"], "UPDATE charge_lines SET charge_code = 'PARK', updated_at = '2026-10-01T18:00Z' WHERE charge_id = 'CH-4'")
+    replay = subprocess.run([sys.executable, "-m", "sync_assets.cli", "deadletter", "replay"], capture_output=True, text=True)
+    assert "replayed 3 dead letter(s): 0 now map, 3 still fail" in replay.stdout
+    assert query(synced["warehouse"], "SELECT reason FROM ops.dead_letters WHERE source_pk = 'CH-4' AND resolved_at IS NULL") == [
+        ("charge code PARK / status RATED not in the governed lists",)]
+
+
+def test_a_row_whose_mapping_was_fixed_in_code_reaches_canonical_in_the_replay(synced):
+    """Its shipment is pending nowhere: the replay has every shipment recomputed."""
+    codes, fixed_codes = "('BASE', 'FUEL', 'DET', 'LIFT', 'INSD', 'RESI')", "('BASE', 'FUEL', 'DET', 'LIFT', 'INSD', 'RESI', 'TOLL')"
+    [rule] = CHARGES.dead_letters
+    fixed = dataclasses.replace(CHARGES, select=CHARGES.select.replace(codes, fixed_codes), dead_letters=(
+        DeadLetterRule(rule.source_table, rule.query.replace(codes, fixed_codes), rule.key),))
+    assert fixed.select != CHARGES.select
+    engine = Warehouse().engine()
+    with engine.begin() as conn:  # what `waybill deadletter replay` does before its run
+        recompute_everything(conn.connection.driver_connection.cursor())
+    SHIPMENTS.refresh(engine)  # the run's order: charges take a shipment once shipments have
+    fixed.refresh(engine)
+    wh = synced["warehouse"]
+    assert query(wh, "SELECT resolved_at IS NOT NULL FROM ops.dead_letters WHERE source_pk = 'CH-4'") == [(True,)]
+    assert query(wh, "SELECT charge_code FROM canonical.charges WHERE charge_id = 'CH-4'") == [("TOLL",)]
+
+
+def test_a_row_missing_the_field_a_dead_letter_reason_names_is_still_kept(synced):
+    """A nullable site_code (the schema check compares names and types only) left the reason NULL,
+    and the refresh failed on it instead of keeping the load."""
+    run_sql(synced["wms"], "ALTER TABLE loads ALTER COLUMN site_code DROP NOT NULL; INSERT INTO loads VALUES "
+                           "('L000200', 'so0000002', NULL, 'D4', 'LOADED', '2026-10-01 12:00', '2026-10-01 12:00')")
+    assert capture().success
+    assert query(synced["warehouse"], "SELECT reason FROM ops.dead_letters WHERE source_pk = 'L000200'") == [
+        ("unknown WMS site NULL: no zone for its local times",)]
 
 
 def test_released_comes_from_the_status_history(synced):

@@ -111,7 +111,7 @@ LOADS = CanonicalTable(
     indexes=(("landing", "raw_wms_loads", "canonical.shipment_id(ext_order_ref)"),),
     description="WMS loads with the shipment they carry and their times in UTC (site zone applied).",
     dead_letters=(
-        _payload_rule("wms.loads", "raw_wms_loads", ("load_id", "text"), "'unknown WMS site ' || r.site_code || ': no zone for its local times'", _UNKNOWN_SITE),
+        _payload_rule("wms.loads", "raw_wms_loads", ("load_id", "text"), "'unknown WMS site ' || coalesce(r.site_code, 'NULL') || ': no zone for its local times'", _UNKNOWN_SITE),
     ),
 )
 
@@ -180,7 +180,7 @@ VEHICLE_EVENTS = CanonicalTable(
         "same event); `resent_count` says how often the provider sent it again."
     ),
     dead_letters=(
-        _payload_rule("fleet.telematics_events", "raw_fleet_telematics_events", ("seq", "bigint"), "'unknown dispatch ' || r.dispatch_id", _UNKNOWN_DISPATCH),
+        _payload_rule("fleet.telematics_events", "raw_fleet_telematics_events", ("seq", "bigint"), "'unknown dispatch ' || coalesce(r.dispatch_id, 'NULL')", _UNKNOWN_DISPATCH),
     ),
 )
 
@@ -210,7 +210,7 @@ PODS = CanonicalTable(
     indexes=(("landing", "raw_fleet_proof_of_delivery", "dispatch_id"),),
     description="Proofs of delivery; a REFUSED one is not a delivery (no DELIVERED milestone, no invoice).",
     dead_letters=(
-        _payload_rule("fleet.proof_of_delivery", "raw_fleet_proof_of_delivery", ("pod_id", "text"), "'unknown dispatch ' || r.dispatch_id", _UNKNOWN_DISPATCH),
+        _payload_rule("fleet.proof_of_delivery", "raw_fleet_proof_of_delivery", ("pod_id", "text"), "'unknown dispatch ' || coalesce(r.dispatch_id, 'NULL')", _UNKNOWN_DISPATCH),
     ),
 )
 
@@ -440,7 +440,7 @@ INVENTORY_POSITIONS = CanonicalTable(
     dead_letters=(
         _payload_rule(
             "wms.inventory_movements", "raw_wms_inventory_movements", ("movement_id", "bigint"),
-            "'unknown WMS site ' || r.site_code || ': no ERP location for its stock'", _UNKNOWN_SITE,
+            "'unknown WMS site ' || coalesce(r.site_code, 'NULL') || ': no ERP location for its stock'", _UNKNOWN_SITE,
         ),
     ),
 )

@@ -103,6 +103,14 @@ def ensure_tables(cursor) -> None:
     cursor.execute(DDL)
 
 
+def recompute_everything(cursor) -> None:
+    """Have every per-shipment table recompute every shipment at its next refresh: what a replay
+    of dead letters needs, as a row that maps only now (its mapping was fixed) belongs to no
+    pending shipment."""
+    ensure_tables(cursor)
+    cursor.execute("INSERT INTO ops.pending_shipments (shipment_id) VALUES (NULL)")
+
+
 def _existing(cursor, names: set[str]) -> set[str]:
     rows = cursor.execute(
         "SELECT n FROM unnest(%s::text[]) n WHERE to_regclass(n) IS NOT NULL", (sorted(names),)
