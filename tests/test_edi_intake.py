@@ -112,3 +112,19 @@ def test_two_intakes_at_once_take_turns(landscape_env, tmp_path, monkeypatch):
     assert sorted(len(r.processed) for r in results) == [0, 1]
     with psycopg.connect(landscape_env["warehouse"]) as conn:
         assert conn.execute("SELECT count(*) FROM landing.raw_edi_files").fetchone() == (1,)
+
+
+def test_a_quarantined_file_dropped_in_again_is_read_afresh(landscape_env, tmp_path, monkeypatch):
+    """Once its cause is fixed (here: a parser that refused it), the same bytes must be able to land."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    shutil.copy(SAMPLE_214, inbox / "a.edi")
+    engine = engine_for("warehouse", resolve_url("warehouse"))
+    with monkeypatch.context() as patch:
+        patch.setattr(intake, "parse_file", lambda name, data: (_ for _ in ()).throw(intake.MalformedEdi("B10: refused")))
+        assert list(read_inbox(engine, inbox).quarantined) == ["a.edi"]
+    shutil.copy(inbox / "quarantine" / "a.edi", inbox / "a.edi")
+    again = read_inbox(engine, inbox)
+    assert again.processed == ["a.edi"] and again.events == 1
+    with psycopg.connect(landscape_env["warehouse"]) as conn:
+        assert conn.execute("SELECT status, reason FROM landing.raw_edi_files").fetchall() == [("processed", None)]

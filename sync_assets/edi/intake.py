@@ -5,7 +5,8 @@ every status event and charge line in it; only after that commit is the file mov
 inbox (to `processed/` or `quarantine/`). A crash before the commit leaves the file in the inbox
 to be read again; a crash after it leaves a file whose hash is already recorded, which the next
 run only moves. So a file is applied exactly once whatever fails, and a file dropped in again
-later (same bytes) is recognised and not applied twice.
+later (same bytes) is recognised and not applied twice. A quarantined file dropped in again is
+read afresh: it applied nothing, and the cause may have been fixed since.
 """
 
 import hashlib
@@ -139,9 +140,11 @@ def _read_file(engine, path: Path, result: IntakeResult) -> str:
     with engine.begin() as conn:
         cursor = conn.connection.driver_connection.cursor()
         seen = cursor.execute("SELECT status FROM landing.raw_edi_files WHERE file_sha256 = %s", (sha,)).fetchone()
-        if seen:
+        if seen == ("processed",):
             result.already_seen.append(path.name)
-            return seen[0]
+            return "processed"
+        if seen:  # quarantined before, and dropped in again (after a fix, say): it is read afresh
+            cursor.execute("DELETE FROM landing.raw_edi_files WHERE file_sha256 = %s", (sha,))
         try:
             messages = parse_file(path.name, data)
             status, reason = "processed", None
