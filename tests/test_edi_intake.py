@@ -87,12 +87,17 @@ def test_a_file_whose_values_do_not_fit_landing_is_quarantined_and_the_next_file
         assert conn.execute("SELECT count(*) FROM landing.raw_edi_invoice_lines").fetchone() == (0,)
 
 
-def test_two_intakes_at_once_take_turns(landscape_env, tmp_path, monkeypatch):
-    """The sensor's run and a `waybill sync` may read the inbox at the same moment."""
+def inbox_with_a_214(tmp_path: Path):
+    """(an inbox holding one real 214 as `a.edi`, the warehouse engine)."""
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     shutil.copy(SAMPLE_214, inbox / "a.edi")
-    engine = engine_for("warehouse", resolve_url("warehouse"))
+    return inbox, engine_for("warehouse", resolve_url("warehouse"))
+
+
+def test_two_intakes_at_once_take_turns(landscape_env, tmp_path, monkeypatch):
+    """The sensor's run and a `waybill sync` may read the inbox at the same moment."""
+    inbox, engine = inbox_with_a_214(tmp_path)
     parse = intake.parse_file
     monkeypatch.setattr(intake, "parse_file", lambda name, data: time.sleep(1.0) or parse(name, data))
     results, errors = [], []
@@ -116,10 +121,7 @@ def test_two_intakes_at_once_take_turns(landscape_env, tmp_path, monkeypatch):
 
 def test_a_quarantined_file_dropped_in_again_is_read_afresh(landscape_env, tmp_path, monkeypatch):
     """Once its cause is fixed (here: a parser that refused it), the same bytes must be able to land."""
-    inbox = tmp_path / "inbox"
-    inbox.mkdir()
-    shutil.copy(SAMPLE_214, inbox / "a.edi")
-    engine = engine_for("warehouse", resolve_url("warehouse"))
+    inbox, engine = inbox_with_a_214(tmp_path)
     with monkeypatch.context() as patch:
         patch.setattr(intake, "parse_file", lambda name, data: (_ for _ in ()).throw(intake.MalformedEdi("B10: refused")))
         assert list(read_inbox(engine, inbox).quarantined) == ["a.edi"]
