@@ -368,14 +368,12 @@ class ChangeStages:
     A connection holds one COPY at a time, so a batch for another table (or the other kind of
     row) ends the open COPY and starts that one. Use it as a context manager around the read:
     leaving it ends the open COPY, and an error aborts it, so the caller's transaction rolls back
-    cleanly. `check` runs before a table's first row is written (the source schema check: a
-    drifted column stops the poll with its name, not with COPY's complaint about a value).
+    cleanly.
     """
 
-    def __init__(self, cursor, tables: dict[tuple[str, str], SourceTable], check: Callable[[SourceTable], None]):
+    def __init__(self, cursor, tables: dict[tuple[str, str], SourceTable]):
         self._cursor = cursor
         self._tables = tables
-        self._check = check
         self.staged: dict[tuple[str, str], int] = {}  # rows staged per table, in the order first seen
         self.inserted: dict[tuple[str, str], int] = {}  # inserts copied straight into landing per table
         self._copying: tuple[tuple[str, str], bool] | None = None  # (table, into landing) of the open COPY
@@ -407,7 +405,6 @@ class ChangeStages:
         table = self._tables[key]
         if key not in self.staged:
             self._end_copy()
-            self._check(table)
             ensure_landing_table(self._cursor, table)
             Warehouse._create_stage(self._cursor, table, "_seq bigint, _op text, _lsn text, _unchanged text[], ", _stage_name(table))
             self.staged[key], self.inserted[key] = 0, 0

@@ -928,6 +928,18 @@ def test_schema_drift_stops_capture_naming_table_and_column(landscape, mode):
     assert query(landscape["warehouse"], "SELECT count(*) FROM landing.raw_wms_loads") == [(0,)]
 
 
+def test_a_drifted_table_stops_a_log_poll_even_when_only_another_table_changed(landscape, monkeypatch):
+    """The source stops, as a cursor poll stops it: not only once the drifted table has a change."""
+    monkeypatch.setenv("WAYBILL_CAPTURE_WMS", "log")
+    wms = landscape["wms"]
+    poll("wms")
+    run_sql(wms, "ALTER TABLE loads RENAME COLUMN dock_door TO door")
+    run_sql(wms, MOVEMENT, (1,))
+    with pytest.raises(SchemaDriftError, match=r"wms\.loads\.dock_door: column missing in the source"):
+        poll("wms")
+    assert query(landscape["warehouse"], "SELECT count(*) FROM landing.raw_wms_inventory_movements") == [(0,)]
+
+
 def test_a_change_written_while_a_column_was_renamed_stops_log_capture_until_the_slot_is_restarted(landscape, monkeypatch):
     """The catalog is back as mapped when the poll runs, but the row in the slot has no
     `dock_door`: it must not land with NULL there. Dropping the slot, as the error says, brings

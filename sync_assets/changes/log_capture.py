@@ -193,7 +193,11 @@ def _apply(
             # warehouse holds those changes, so the slot skips them now.
             reader.advance(stored)
         end = reader.current_lsn()
-        with ChangeStages(cursor, tables, lambda table: check_schema(src, table)) as stages:
+        # Every captured table, changed in this poll or not: a drifted column stops the source
+        # with its name (as a cursor poll does), not with COPY's complaint about a value.
+        for table in tables.values():
+            check_schema(src, table)
+        with ChangeStages(cursor, tables) as stages:
             read = _read_changes(reader, end, max_changes, tables, stages, direct)
         counts = {tables[key].name: stages.merge(key, truncated=key in read.truncated) for key in stages.staged}
         changes = sum(stages.changes(key) for key in stages.staged)
