@@ -150,20 +150,18 @@ def _read_file(engine, path: Path, result: IntakeResult) -> str:
             status, reason = "processed", None
         except MalformedEdi as exc:
             messages, status, reason = [], "quarantined", exc.reason
-        record = (
-            "INSERT INTO landing.raw_edi_files (file_sha256, file_name, size_bytes, status, reason, sets) "
-            "VALUES (%s, %s, %s, %s, %s, %s)"
-        )
-        cursor.execute(record, (sha, path.name, len(data), status, reason, len(messages)))
         try:
             with conn.connection.driver_connection.transaction():  # a savepoint
                 events, lines = _record_messages(cursor, sha, path.name, messages)
         except psycopg.DataError as exc:
             # Parsed, but a value does not fit its landing column: the file is kept, not half-applied.
-            status, events, lines = "quarantined", 0, 0
+            messages, status, events, lines = [], "quarantined", 0, 0
             reason = f"a value does not fit landing: {str(exc).strip().splitlines()[0]}"
-            cursor.execute("UPDATE landing.raw_edi_files SET status = %s, reason = %s, sets = 0 WHERE file_sha256 = %s",
-                           (status, reason, sha))
+        cursor.execute(
+            "INSERT INTO landing.raw_edi_files (file_sha256, file_name, size_bytes, status, reason, sets) "
+            "VALUES (%s, %s, %s, %s, %s, %s)",
+            (sha, path.name, len(data), status, reason, len(messages)),
+        )
     if status == "processed":
         result.processed.append(path.name)
         result.events += events
