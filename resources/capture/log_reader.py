@@ -211,7 +211,10 @@ class LogReader:
         15 s of activity, so after a large change every peek, idle ones included, decoded that
         change again until then (40–80 ms each after 100 k changes). Called before a large read,
         the record falls inside the range the poll reads, and the slot's advance moves the
-        restart point up to it."""
+        restart point up to it. If the server logged a record of its own in that range first, the
+        slot holds that one as its single restart candidate and ignores ours until the advance
+        applies it; the next poll that decodes then applies ours at once, as it lies before the
+        slot's confirmed position."""
         try:
             # The transaction id makes the autocommit's commit flush the WAL: a poll reads only
             # flushed WAL (`current_lsn`), and the record must be in what it reads.
