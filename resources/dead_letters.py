@@ -5,6 +5,11 @@ does not normalise, a WMS site missing from the crosswalk, an unknown code). Tho
 written here instead of being dropped, once per (source table, source key, reason); a row that
 maps later (its master data arrived, the mapping was fixed) is marked resolved by the next run,
 and `waybill deadletter replay` re-runs the canonical assets so that happens at once.
+
+A dead letter stops failing for one of three reasons, kept in `resolution` because they mean
+different things to whoever follows the record up: the row now maps (`mapped`), the source
+deleted the row (`source row deleted`: it never reached canonical), or the row now fails for
+another reason, which is a new dead letter (`fails for another reason`).
 """
 
 from dataclasses import dataclass
@@ -24,9 +29,18 @@ CREATE TABLE IF NOT EXISTS ops.dead_letters (
     first_seen_at     timestamptz NOT NULL DEFAULT now(),
     last_seen_at      timestamptz NOT NULL DEFAULT now(),
     resolved_at       timestamptz,
+    resolution        text,
     UNIQUE (source_table, source_pk, reason)
-)
+);
+DO $$ BEGIN  -- a warehouse made before dead letters kept their resolution
+    IF NOT EXISTS (SELECT 1 FROM information_schema.columns
+                   WHERE table_schema = 'ops' AND table_name = 'dead_letters' AND column_name = 'resolution') THEN
+        ALTER TABLE ops.dead_letters ADD COLUMN resolution text;
+    END IF;
+END $$;
 """
+
+MAPPED, SOURCE_ROW_DELETED, FAILS_OTHERWISE = "mapped", "source row deleted", "fails for another reason"
 
 
 @dataclass(frozen=True)
@@ -41,6 +55,15 @@ class DeadLetterRule:
     source_table: str
     query: str
     key: tuple[str, str] | None = None
+    landing: str | None = None
+
+    def row_deleted(self) -> str:
+        """SQL true when dead letter `d`'s row is deleted in landing (a tombstone, or gone)."""
+        if self.key is None or self.landing is None:
+            return "false"
+        column, type_ = self.key
+        return (f"NOT EXISTS (SELECT 1 FROM landing.{self.landing} r WHERE r.{column} = d.source_pk::{type_} "
+                "AND r._operation <> 'delete')")
 
     def all_rows(self) -> str:
         return self.query.replace("CANDIDATES", "true")
@@ -82,13 +105,22 @@ def record_dead_letters(cursor, mapped_by: str, rules: list[DeadLetterRule], sin
         "INSERT INTO ops.dead_letters (source_table, source_pk, reason, payload, capture_position, mapped_by) "
         "SELECT source_table, source_pk, reason, payload, capture_position, %s FROM current_failures "
         "ON CONFLICT (source_table, source_pk, reason) DO UPDATE SET payload = EXCLUDED.payload, "
-        "capture_position = EXCLUDED.capture_position, last_seen_at = now(), resolved_at = NULL",
+        "capture_position = EXCLUDED.capture_position, last_seen_at = now(), resolved_at = NULL, resolution = NULL",
         (mapped_by,),
     )
+    deleted = sql.SQL(" ").join(
+        sql.SQL("WHEN d.source_table = {} AND {} THEN {}").format(
+            sql.Literal(rule.source_table), sql.SQL(rule.row_deleted()), sql.Literal(SOURCE_ROW_DELETED))
+        for rule in rules
+    )
     cursor.execute(
-        "UPDATE ops.dead_letters d SET resolved_at = now() WHERE mapped_by = %s AND resolved_at IS NULL "
-        "AND NOT EXISTS (SELECT 1 FROM current_failures f WHERE f.source_table = d.source_table "
-        "AND f.source_pk = d.source_pk AND f.reason = d.reason)",
+        sql.SQL(
+            "UPDATE ops.dead_letters d SET resolved_at = now(), resolution = CASE "
+            "WHEN EXISTS (SELECT 1 FROM current_failures f WHERE f.source_table = d.source_table "
+            "AND f.source_pk = d.source_pk) THEN {otherwise} {deleted} ELSE {mapped} END "
+            "WHERE mapped_by = %s AND resolved_at IS NULL AND NOT EXISTS (SELECT 1 FROM current_failures f "
+            "WHERE f.source_table = d.source_table AND f.source_pk = d.source_pk AND f.reason = d.reason)"
+        ).format(otherwise=sql.Literal(FAILS_OTHERWISE), deleted=deleted, mapped=sql.Literal(MAPPED)),
         (mapped_by,),
     )
     resolved = cursor.rowcount

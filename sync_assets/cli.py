@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections import Counter
 from dataclasses import asdict
 from datetime import timedelta
 from pathlib import Path
@@ -273,7 +274,7 @@ def _open_dead_letters(include_resolved: bool = False) -> list:
         conn.exec_driver_sql(DEAD_LETTER_DDL)
         return conn.execute(
             sa.text(
-                "SELECT id, source_table, source_pk, reason, capture_position, first_seen_at, resolved_at "
+                "SELECT id, source_table, source_pk, reason, capture_position, first_seen_at, resolved_at, resolution "
                 "FROM ops.dead_letters WHERE :all OR resolved_at IS NULL ORDER BY id"
             ),
             {"all": include_resolved},
@@ -281,14 +282,15 @@ def _open_dead_letters(include_resolved: bool = False) -> list:
 
 
 @deadletter.command("list")
-@click.option("--all", "include_resolved", is_flag=True, help="Include dead letters that have since been mapped.")
+@click.option("--all", "include_resolved", is_flag=True,
+              help="Include resolved dead letters, with how: mapped, source row deleted, or fails for another reason.")
 def deadletter_list(include_resolved: bool) -> None:
     """List dead letters (open ones unless --all)."""
     rows = _open_dead_letters(include_resolved)
     for row in rows:
-        state = f"resolved {row.resolved_at:%Y-%m-%d %H:%M}" if row.resolved_at else "open"
+        state = f"{row.resolution or 'resolved'} {row.resolved_at:%Y-%m-%d %H:%M}" if row.resolved_at else "open"
         click.echo(
-            f"{row.id:>6}  {row.source_table:<26} {row.source_pk:<24} {state:<22} {row.reason}"
+            f"{row.id:>6}  {row.source_table:<26} {row.source_pk:<24} {state:<42} {row.reason}"
             f"  (position {row.capture_position or '-'}, first seen {row.first_seen_at:%Y-%m-%d %H:%M} UTC)"
         )
     click.echo(f"{len(rows)} dead letter(s)")
@@ -299,20 +301,22 @@ def deadletter_replay() -> None:
     """Map every open dead letter again (after fixing its cause): re-runs the change_capture job.
 
     A dead letter whose row now maps is marked resolved; one that still fails stays open with its
-    reason (a new one, if the row now fails for another reason). Every per-shipment table
-    recomputes every shipment in this run, so a row that maps only now reaches canonical.
+    reason (a new one, if the row now fails for another reason); one whose row the source has
+    deleted since is resolved as such. Every per-shipment table recomputes every shipment in this
+    run, so a row that maps only now reaches canonical.
     """
+    from resources.dead_letters import MAPPED, SOURCE_ROW_DELETED
     from sync_assets.shipments.scope import recompute_everything
 
-    before = {row.id: (row.source_table, row.source_pk) for row in _open_dead_letters()}
+    before = {row.id for row in _open_dead_letters()}
     check_connections()
     if before:
         with engine_for("warehouse", resolve_url("warehouse")).begin() as conn:
             recompute_everything(conn.connection.driver_connection.cursor())
     ok = run_job("change_capture").success
-    failing = {(row.source_table, row.source_pk) for row in _open_dead_letters()}
-    still = sum(record in failing for record in before.values())
-    click.echo(f"replayed {len(before)} dead letter(s): {len(before) - still} now map, {still} still fail")
+    outcomes = Counter(row.resolution if row.resolved_at else None for row in _open_dead_letters(True) if row.id in before)
+    click.echo(f"replayed {len(before)} dead letter(s): {outcomes[MAPPED]} now map, {outcomes[SOURCE_ROW_DELETED]} "
+               f"deleted at the source, {len(before) - outcomes[MAPPED] - outcomes[SOURCE_ROW_DELETED]} still fail")
     if not ok:
         sys.exit(1)
 

@@ -166,17 +166,46 @@ def test_unmappable_rows_are_dead_letters_until_fixed_then_replayed(synced):
     run_sql(synced["wms"], "INSERT INTO sites VALUES ('XXX', 'WH-ATL', 'America/New_York')")
     replay = subprocess.run([sys.executable, "-m", "sync_assets.cli", "deadletter", "replay"], capture_output=True, text=True)
     assert replay.returncode == 0, replay.stderr[-2000:]
-    assert "replayed 3 dead letter(s): 1 now map, 2 still fail" in replay.stdout
+    assert "replayed 3 dead letter(s): 1 now map, 0 deleted at the source, 2 still fail" in replay.stdout
     assert query(wh, "SELECT shipment_id, load_completed_at AT TIME ZONE 'UTC' FROM canonical.loads WHERE load_id = 'L000100'")[0][0] == "SO-0000002"
+    assert query(wh, "SELECT resolution FROM ops.dead_letters WHERE source_pk = 'L000100'") == [("mapped",)]
+
+
+def test_a_dead_letter_whose_row_the_source_deleted_is_resolved_as_deleted_not_mapped(synced):
+    """The load never reached canonical: whoever follows the record up must not read it as mapped."""
+    run_sql(synced["wms"], "DELETE FROM loads WHERE load_id = 'L000100'")
+    replay = subprocess.run([sys.executable, "-m", "sync_assets.cli", "deadletter", "replay"], capture_output=True, text=True)
+    assert replay.returncode == 0, replay.stderr[-2000:]
+    assert "replayed 3 dead letter(s): 0 now map, 1 deleted at the source, 2 still fail" in replay.stdout
+    assert query(synced["warehouse"], "SELECT resolution FROM ops.dead_letters WHERE source_pk = 'L000100'") == [
+        ("source row deleted",)]
+    assert not query(synced["warehouse"], "SELECT 1 FROM canonical.loads WHERE load_id = 'L000100'")
+    listed = subprocess.run([sys.executable, "-m", "sync_assets.cli", "deadletter", "list", "--all"], capture_output=True, text=True)
+    [line] = [line for line in listed.stdout.splitlines() if "L000100" in line]
+    assert "source row deleted" in line
+
+
+def test_a_warehouse_from_before_resolutions_were_kept_gains_the_column(landscape_env):
+    """ops.dead_letters as earlier versions made it: every later statement names `resolution`."""
+    run_sql(landscape_env["warehouse"], "CREATE SCHEMA ops; CREATE TABLE ops.dead_letters (id bigint GENERATED ALWAYS AS "
+            "IDENTITY PRIMARY KEY, source_table text NOT NULL, source_pk text NOT NULL, reason text NOT NULL, payload "
+            "jsonb NOT NULL, capture_position text, mapped_by text NOT NULL, first_seen_at timestamptz NOT NULL DEFAULT "
+            "now(), last_seen_at timestamptz NOT NULL DEFAULT now(), resolved_at timestamptz, "
+            "UNIQUE (source_table, source_pk, reason))")
+    listed = subprocess.run([sys.executable, "-m", "sync_assets.cli", "deadletter", "list", "--all"], capture_output=True, text=True)
+    assert listed.returncode == 0, listed.stderr[-2000:]
+    assert query(landscape_env["warehouse"], "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'ops' "
+                                         "AND table_name = 'dead_letters' AND column_name = 'resolution'") == [(1,)]
 
 
 def test_a_dead_letter_corrected_to_another_failing_value_still_fails_in_the_replay(synced):
     """CH-4's code goes from TOLL to PARK, no more governed: its old reason is gone, the row is not."""
     run_sql(synced["billing"], "UPDATE charge_lines SET charge_code = 'PARK', updated_at = '2026-10-01T18:00Z' WHERE charge_id = 'CH-4'")
     replay = subprocess.run([sys.executable, "-m", "sync_assets.cli", "deadletter", "replay"], capture_output=True, text=True)
-    assert "replayed 3 dead letter(s): 0 now map, 3 still fail" in replay.stdout
-    assert query(synced["warehouse"], "SELECT reason FROM ops.dead_letters WHERE source_pk = 'CH-4' AND resolved_at IS NULL") == [
-        ("charge code PARK / status RATED not in the governed lists",)]
+    assert "replayed 3 dead letter(s): 0 now map, 0 deleted at the source, 3 still fail" in replay.stdout
+    assert query(synced["warehouse"], "SELECT reason, resolution FROM ops.dead_letters WHERE source_pk = 'CH-4' ORDER BY id") == [
+        ("charge code TOLL / status RATED not in the governed lists", "fails for another reason"),
+        ("charge code PARK / status RATED not in the governed lists", None)]
 
 
 def test_a_row_whose_mapping_was_fixed_in_code_reaches_canonical_in_the_replay(synced):

@@ -35,6 +35,7 @@ def _payload_rule(table: str, landing: str, key: tuple[str, str], reason_sql: st
             FROM landing.{landing} r WHERE r._operation <> 'delete' AND {where} AND CANDIDATES
         """,
         key=key,
+        landing=landing,
     )
 
 
