@@ -593,6 +593,30 @@ def test_a_cursor_poll_skips_a_quiet_source_and_never_a_commit_it_has_not_read(l
     assert reads == []
 
 
+@pytest.mark.parametrize("look", ["poll", "sensor"])
+def test_a_look_that_finds_nothing_captured_moves_the_slot_past_other_writes(landscape, monkeypatch, look):
+    """Writes to another database on the server and to a table Waybill does not capture:
+    test_decoding outputs the latter, yet neither starts a run or reads anything, and the slot
+    moves past both, so later looks do not decode them again and the server need not keep them."""
+    monkeypatch.setenv("WAYBILL_CAPTURE_ERP", "log")
+    erp = landscape["erp"]
+    poll("erp")
+    run_sql(landscape["fleet"], "CREATE TABLE scratch AS SELECT generate_series(1, 1000) g")
+    run_sql(erp, "CREATE TABLE scratch (id int PRIMARY KEY); INSERT INTO scratch SELECT generate_series(1, 100)")
+    [(end,)] = query(erp, "SELECT pg_current_wal_flush_lsn()")
+    if look == "sensor":
+        assert pending_changes(Warehouse(), SourceDatabase(system="erp")) is None
+    else:
+        assert poll("erp").transactions == 0
+    [(behind,)] = query(erp, f"SELECT pg_wal_lsn_diff('{end}', confirmed_flush_lsn) FROM pg_replication_slots "
+                             "WHERE database = current_database()")
+    assert behind <= 0
+    run_sql(erp, "INSERT INTO scratch VALUES (101); INSERT INTO sales_orders VALUES ('SO-0000001', 'C000001', "
+                 "'WH-ATL', 'CS-000001-01', NULL, 'OPEN', '2026-10-01T08:00Z', '2026-10-01T08:00Z')")
+    assert pending_changes(Warehouse(), SourceDatabase(system="erp")).startswith("after ")
+    assert poll("erp").changes == 1
+
+
 def test_a_log_poll_far_behind_reads_at_once_without_testing_for_changes_first(landscape, monkeypatch):
     """The idle test decodes the first waiting transaction; after a bulk change the read would
     decode it again, so a slot that far behind is read directly."""

@@ -2,7 +2,7 @@
 
 import pytest
 
-from resources.capture.test_decoding import DecodingError, parse_change
+from resources.capture.test_decoding import DecodingError, parse_change, tables_changed
 
 
 def test_insert_with_quotes_nulls_empty_strings_and_odd_names():
@@ -35,6 +35,14 @@ def test_update_with_key_change_and_delete():
     assert update.values == {"order_id": "SO-1", "line_no": "2", "sku": "sku-9"}
     delete = parse_change("table public.customers: DELETE: customer_id[text]:'C000001'", "0/3")
     assert (delete.op, delete.values) == ("delete", {"customer_id": "C000001"})
+
+
+def test_the_tables_a_line_changes_are_named_and_a_line_not_understood_names_none():
+    """What the idle test looks through: a TRUNCATE names every table it emptied."""
+    assert tables_changed("table public.t: INSERT: id[integer]:1") == [("public", "t")]
+    assert tables_changed('table public.other, "odd schema".u, public.t: TRUNCATE: restart_seqs cascade') == [
+        ("public", "other"), ("odd schema", "u"), ("public", "t")]
+    assert tables_changed("table public.t: MERGE: id[integer]:1") is None
 
 
 def test_transaction_markers_are_not_changes():

@@ -116,6 +116,16 @@ def _identifier(text: str) -> str:
     return text[1:-1].replace('""', '"') if text.startswith('"') else text
 
 
+def tables_changed(data: str) -> list[tuple[str, str]] | None:
+    """The (schema, table) names a change line changes: one for a row change, every table a
+    TRUNCATE emptied; None for a line that is neither."""
+    if header := _HEADER.match(data):
+        return [(_identifier(header["schema"]), _identifier(header["table"]))]
+    if truncate := _TRUNCATE.fullmatch(data):
+        return [(_identifier(t["schema"]), _identifier(t["table"])) for t in _TRUNCATED_TABLE.finditer(truncate["tables"])]
+    return None
+
+
 def _quoted_end(text: str, start: int, quote: str) -> int:
     """Index of the quote closing the quoted text that opens at `start` (doubled quotes are content)."""
     position = start + 1
@@ -353,9 +363,9 @@ class ChangeLines:
         if header is None:
             if data.startswith("message:"):
                 return None, 0
-            if truncate := _TRUNCATE.fullmatch(data):
-                for table in _TRUNCATED_TABLE.finditer(truncate["tables"]):
-                    self._truncate((_identifier(table["schema"]), _identifier(table["table"])), lsn)
+            if _TRUNCATE.fullmatch(data):
+                for table in tables_changed(data):
+                    self._truncate(table, lsn)
                 return None, 0
             raise DecodingError(f"change at {lsn}: unexpected line {data[:80]!r}")
         table = (_identifier(header["schema"]), _identifier(header["table"]))

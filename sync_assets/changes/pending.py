@@ -40,7 +40,10 @@ def pending_log(source: SourceDatabase) -> str | None:
             return f"lost after {slot.confirmed}"
         # Named by the slot's confirmed position: it stays put until a poll captures the changes,
         # so the same pending changes always give the same run key, however far the WAL moves.
-        return f"after {slot.confirmed}" if reader.has_changes(slot) else None
+        # With nothing of ours waiting, the slot moves on as an idle poll's does (the caller
+        # holds the poll lock): else a quiet source on a busy server would have every look decode
+        # ever more of the others' WAL, which the server would keep until the next run.
+        return f"after {slot.confirmed}" if reader.has_changes(slot, advance_if_none=True) else None
 
 
 def pending_cursor(warehouse: Warehouse, session: sa.Connection, source: SourceDatabase) -> str | None:
