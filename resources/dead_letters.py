@@ -33,9 +33,11 @@ CREATE TABLE IF NOT EXISTS ops.dead_letters (
     UNIQUE (source_table, source_pk, reason)
 );
 DO $$ BEGIN  -- a warehouse made before dead letters kept their resolution
+    -- Checked first, as the ALTER locks the table even when the column exists. IF NOT EXISTS:
+    -- two refreshes may both find it missing; the second then waits for the first to commit.
     IF NOT EXISTS (SELECT 1 FROM information_schema.columns
                    WHERE table_schema = 'ops' AND table_name = 'dead_letters' AND column_name = 'resolution') THEN
-        ALTER TABLE ops.dead_letters ADD COLUMN resolution text;
+        ALTER TABLE ops.dead_letters ADD COLUMN IF NOT EXISTS resolution text;
     END IF;
 END $$;
 """

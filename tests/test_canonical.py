@@ -5,13 +5,16 @@ unmappable rows dead-lettered and replayable, each exactly once."""
 import dataclasses
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import dagster as dg
+import psycopg
 import pytest
 from conftest import query, run_sql
 
-from resources.dead_letters import DeadLetterRule
+from resources.dead_letters import DEAD_LETTER_DDL, DeadLetterRule
 from resources.warehouse import Warehouse
 from sync_assets.definitions import defs
 from sync_assets.shipments.canonical import CHARGES, SHIPMENTS, VEHICLE_EVENTS
@@ -185,17 +188,51 @@ def test_a_dead_letter_whose_row_the_source_deleted_is_resolved_as_deleted_not_m
     assert "source row deleted" in line
 
 
+DEAD_LETTERS_BEFORE_RESOLUTIONS = (
+    "CREATE SCHEMA ops; CREATE TABLE ops.dead_letters (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "
+    "source_table text NOT NULL, source_pk text NOT NULL, reason text NOT NULL, payload jsonb NOT NULL, "
+    "capture_position text, mapped_by text NOT NULL, first_seen_at timestamptz NOT NULL DEFAULT now(), "
+    "last_seen_at timestamptz NOT NULL DEFAULT now(), resolved_at timestamptz, UNIQUE (source_table, source_pk, reason))"
+)
+
+
 def test_a_warehouse_from_before_resolutions_were_kept_gains_the_column(landscape_env):
     """ops.dead_letters as earlier versions made it: every later statement names `resolution`."""
-    run_sql(landscape_env["warehouse"], "CREATE SCHEMA ops; CREATE TABLE ops.dead_letters (id bigint GENERATED ALWAYS AS "
-            "IDENTITY PRIMARY KEY, source_table text NOT NULL, source_pk text NOT NULL, reason text NOT NULL, payload "
-            "jsonb NOT NULL, capture_position text, mapped_by text NOT NULL, first_seen_at timestamptz NOT NULL DEFAULT "
-            "now(), last_seen_at timestamptz NOT NULL DEFAULT now(), resolved_at timestamptz, "
-            "UNIQUE (source_table, source_pk, reason))")
+    run_sql(landscape_env["warehouse"], DEAD_LETTERS_BEFORE_RESOLUTIONS)
     listed = subprocess.run([sys.executable, "-m", "sync_assets.cli", "deadletter", "list", "--all"], capture_output=True, text=True)
     assert listed.returncode == 0, listed.stderr[-2000:]
     assert query(landscape_env["warehouse"], "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'ops' "
                                          "AND table_name = 'dead_letters' AND column_name = 'resolution'") == [(1,)]
+
+
+@pytest.mark.parametrize("isolation", ["read committed", "repeatable read"])
+def test_two_refreshes_adding_the_resolution_column_at_once_both_go_on(landscape_env, isolation):
+    """Each refresh runs the dead letters' DDL in its own transaction: the second finds the column
+    missing too, and waits for the first to commit its ALTER."""
+    warehouse = landscape_env["warehouse"]
+    run_sql(warehouse, DEAD_LETTERS_BEFORE_RESOLUTIONS)
+    with psycopg.connect(warehouse) as first, psycopg.connect(warehouse) as second:
+        second.execute(f"SET TRANSACTION ISOLATION LEVEL {isolation}")
+        second.execute("SELECT 1")  # its snapshot, from before the first adds the column
+        first.execute(DEAD_LETTER_DDL)
+        outcome = []
+        waiting = threading.Thread(target=lambda: outcome.append(_run_and_commit(second, DEAD_LETTER_DDL)))
+        waiting.start()
+        pid = second.info.backend_pid
+        while not query(warehouse, f"SELECT 1 FROM pg_locks WHERE pid = {pid} AND NOT granted"):
+            assert waiting.is_alive(), outcome
+            time.sleep(0.05)
+        first.commit()
+        waiting.join()
+    assert outcome == [None]
+
+
+def _run_and_commit(conn, statement: str):
+    try:
+        conn.execute(statement)
+        conn.commit()
+    except psycopg.Error as error:
+        return error
 
 
 def test_a_dead_letter_corrected_to_another_failing_value_still_fails_in_the_replay(synced):

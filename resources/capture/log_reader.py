@@ -71,10 +71,16 @@ DECODERS = {
     test_decoding.PLUGIN: Decoder(test_decoding.PLUGIN, "BEGIN", "COMMIT", test_decoding.peek_options, ChangeLines,
                                   test_decoding.tables_changed),
 }
-#: How much waiting WAL the idle test reads whole, with a plugin that cannot leave other tables
-#: out, to look past transactions that changed none of the captured tables. Past that, it answers
-#: yes: the poll's read then costs no more than the test would, and it moves the slot on.
+#: With a plugin that cannot leave other tables out, the idle test looks past transactions that
+#: changed none of the captured tables: through up to WHOLE_TEST_BYTES of waiting WAL, and up to
+#: WHOLE_TEST_LINES change lines (a transaction that began before the slot's position and commits
+#: after it comes whole, however little WAL is waiting). Past either, it answers yes, and the
+#: poll's read, which fetches in batches, moves the slot on.
 WHOLE_TEST_BYTES = 1 << 20
+WHOLE_TEST_LINES = 10_000
+#: Enough of a row change's line for its header (`table <schema>.<table>: <op>: `, names of up to
+#: 63 bytes, quoted); TRUNCATE lines, which list every table they emptied, come whole.
+_HEADER_CHARS = 300
 #: A new slot takes the first plugin the server will load: wal2json where installed (and allowed).
 PREFERENCE = (wal2json.PLUGIN, test_decoding.PLUGIN)
 
@@ -191,8 +197,9 @@ class LogReader:
         WAL at all was flushed since the slot's position.
 
         wal2json leaves other tables out, so the first transaction it outputs answers. test_decoding
-        cannot: up to WHOLE_TEST_BYTES of waiting WAL, its change lines are read and their tables
-        looked at; past that, any transaction of this database answers yes.
+        cannot: the tables its change lines name are looked at, within the bounds of
+        WHOLE_TEST_BYTES and WHOLE_TEST_LINES; past them, any transaction of this database
+        answers yes.
 
         `advance_if_none`: when nothing is waiting, move the slot to `slot.end`, on the same
         connection, so the next test does not decode the same WAL (other databases' writes,
@@ -208,11 +215,15 @@ class LogReader:
                     lsn_value(slot.end) - lsn_value(slot.confirmed) > WHOLE_TEST_BYTES):
                 waiting = conn.execute(sa.text(f"SELECT 1 {peek} LIMIT 1"), {**params, "n": 1}).first() is not None
             else:
-                lines = conn.execute(sa.text(f"SELECT data {peek} WHERE data LIKE 'table %'"), {**params, "n": None})
+                lines = conn.execute(
+                    sa.text(f"SELECT CASE WHEN data LIKE 'table %: TRUNCATE: %' THEN data ELSE left(data, {_HEADER_CHARS}) "
+                            f"END {peek} WHERE data LIKE 'table %' LIMIT {WHOLE_TEST_LINES}"),
+                    {**params, "n": None},
+                ).scalars().all()
                 captured = set(self.tables)
                 # A line not understood counts as ours: the poll's parser then says what is wrong with it.
-                waiting = any((changed := tables_changed(line)) is None or captured.intersection(changed)
-                              for line in lines.scalars())
+                waiting = len(lines) == WHOLE_TEST_LINES or any(
+                    (changed := tables_changed(line)) is None or captured.intersection(changed) for line in lines)
             if not waiting and advance_if_none:
                 self._advance(conn, slot.end)
             return waiting
