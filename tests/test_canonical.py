@@ -379,7 +379,7 @@ def test_a_carrier_214_contradicting_our_milestones_warns_without_stopping_the_r
     """Ours out of order is a gate (above); a partner carrier's reported time is a warning."""
     run_sql(synced["warehouse"], "INSERT INTO landing.raw_edi_status_events (file_sha256, set_no, event_no, file_name, "
             "control_number, shipment_ref, status_code, occurred_at, milestone) VALUES ('f00d', 1, 1, '214_TEST.edi', "
-            "'0001', 'SO-0000002', 'D1', '2026-10-01T07:00Z', 'DELIVERED')")  # before the order was placed
+            "'0001', 'SO-0000002', 'AF', '2026-10-01T07:00Z', 'DEPARTED')")  # before the order was placed
     result = capture()
     assert result.success
     checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
@@ -387,6 +387,22 @@ def test_a_carrier_214_contradicting_our_milestones_warns_without_stopping_the_r
     carrier = checks["carrier_milestones_in_order"]
     assert not carrier.passed and carrier.severity == dg.AssetCheckSeverity.WARN
     assert carrier.metadata["offending_ids"].value == "SO-0000002"
+
+
+def test_carrier_214_local_times_take_the_zone_of_the_events_place_and_a_refused_delivery_stays_undelivered(synced):
+    """AT7-07 `LT` (or no code): departure at the ship-from's zone, arrival at the ship-to's
+    (moved to Chicago here). SO-0000002's POD was REFUSED: the carrier's D1 is no delivery."""
+    run_sql(synced["erp"], "UPDATE locations SET timezone = 'America/Chicago', updated_at = '2026-10-02T00:00Z' "
+                           "WHERE location_id = 'CS-000001-01'")
+    run_sql(synced["warehouse"], "INSERT INTO landing.raw_edi_status_events (file_sha256, set_no, event_no, file_name, "
+            "control_number, shipment_ref, status_code, occurred_at, local_time, time_code, milestone) VALUES "
+            "('f00d', 1, 1, '214_LT.edi', '0001', 'SO0000002', 'AF', NULL, '2026-10-01 09:30', 'LT', 'DEPARTED'), "
+            "('f00d', 1, 2, '214_LT.edi', '0001', 'SO0000002', 'X1', NULL, '2026-10-01 12:00', NULL, 'ARRIVED'), "
+            "('f00d', 1, 3, '214_LT.edi', '0001', 'SO0000002', 'D1', '2026-10-01T16:30Z', NULL, 'UT', 'DELIVERED')")
+    assert capture().success
+    assert query(synced["warehouse"], "SELECT milestone, to_char(occurred_at AT TIME ZONE 'UTC', 'HH24:MI'), source "
+                                      "FROM canonical.shipment_milestones WHERE shipment_id = 'SO-0000002' ORDER BY occurred_at") == [
+        ("ORDERED", "08:30", "erp"), ("DEPARTED", "13:30", "edi"), ("ARRIVED", "17:00", "edi")]
 
 
 def test_indexes_an_earlier_version_wrote_on_every_order_are_dropped(synced):

@@ -268,24 +268,39 @@ MILESTONES = CanonicalTable(
             (SELECT shipment_id, 'INVOICED', issued_at, 'waybill', 'erp:invoice_postings:' || invoice_id
             FROM invoicing.invoices WHERE IN_SCOPE[shipment_id])
                     ),
+        edi_events AS (
+            -- A local time (AT7-07 `LT`, or no code) is the event's place's: the order's ship-from
+            -- for pick-up events, its ship-to for the others (ERP locations.timezone).
+            SELECT canonical.shipment_id(e.shipment_ref) AS shipment_id, e.milestone,
+                   coalesce(e.occurred_at, canonical.local_to_utc(e.local_time, z.name)) AS occurred_at,
+                   e.file_name, e.shipment_ref
+            FROM landing.raw_edi_status_events e
+            LEFT JOIN canonical.shipments s ON s.shipment_id = canonical.shipment_id(e.shipment_ref)
+            LEFT JOIN canonical.locations l
+                   ON l.location_id = CASE WHEN e.milestone IN ('LOADED', 'DEPARTED') THEN s.ship_from ELSE s.ship_to END
+            LEFT JOIN pg_timezone_names z ON z.name = l.timezone
+            WHERE e.milestone IS NOT NULL AND IN_SCOPE[canonical.shipment_id(e.shipment_ref)]
+        ),
         edi AS (
-            SELECT DISTINCT ON (canonical.shipment_id(shipment_ref), milestone)
-                   canonical.shipment_id(shipment_ref) AS shipment_id, milestone, occurred_at, 'edi' AS source,
-                   'edi:' || file_name || ':' || shipment_ref AS source_ref
-            FROM landing.raw_edi_status_events
-            WHERE milestone IS NOT NULL AND occurred_at IS NOT NULL AND IN_SCOPE[canonical.shipment_id(shipment_ref)]
-            ORDER BY canonical.shipment_id(shipment_ref), milestone, occurred_at, file_name, shipment_ref
+            SELECT DISTINCT ON (shipment_id, milestone)
+                   shipment_id, milestone, occurred_at, 'edi' AS source, 'edi:' || file_name || ':' || shipment_ref AS source_ref
+            FROM edi_events WHERE occurred_at IS NOT NULL
+            ORDER BY shipment_id, milestone, occurred_at, file_name, shipment_ref
         ),
         everything AS (
             SELECT * FROM internal
             UNION ALL
             SELECT * FROM edi WHERE NOT EXISTS (
                 SELECT 1 FROM internal i WHERE i.shipment_id = edi.shipment_id AND i.milestone = edi.milestone)
+            -- A REFUSED proof of delivery is not a delivery, whatever the carrier reports.
+            AND NOT (edi.milestone = 'DELIVERED' AND EXISTS (
+                SELECT 1 FROM canonical.proofs_of_delivery p WHERE p.shipment_id = edi.shipment_id AND NOT p.is_delivery))
         )
         SELECT m.shipment_id, m.milestone, m.occurred_at, m.source, m.source_ref, s.correlation_id
         FROM everything m JOIN canonical.shipments s ON s.shipment_id = m.shipment_id
     """,
-    landing=("shipments", "loads", "vehicle_events", "proofs_of_delivery", "raw_erp_sales_orders", "raw_edi_status_events", "raw_fleet_geofences"),
+    landing=("shipments", "loads", "vehicle_events", "proofs_of_delivery", "raw_erp_sales_orders", "raw_edi_status_events",
+             "raw_fleet_geofences", "locations"),
     scope_inputs=("shipments", "loads", "vehicle_events", "proofs_of_delivery"),
     indexes=(
         ("landing", "raw_edi_status_events", "canonical.shipment_id(shipment_ref)"),
