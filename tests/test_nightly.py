@@ -154,7 +154,7 @@ def test_nightly_reports_exactly_the_planted_anomalies_and_a_rerun_changes_nothi
 
 def test_a_failing_blocking_check_posts_no_invoice_and_the_report_says_why(world):
     with psycopg.connect(world["urls"]["billing"], autocommit=True) as conn:
-        conn.execute("INSERT INTO charge_lines SELECT 'CH-BAD-1', shipment_ref, charge_code, quantity, amount, 'XYZ', "
+        conn.execute("INSERT INTO charge_lines SELECT 'CH-BAD-1', shipment_ref, charge_code, quantity, amount, 'US$', "
                      "status, rated_at, updated_at FROM charge_lines ORDER BY charge_id LIMIT 1")
     result = nightly(world["day"])
     assert result.exit_code == 1
@@ -175,6 +175,44 @@ def test_a_failing_blocking_check_posts_no_invoice_and_the_report_says_why(world
     assert (request.partition_key, request.run_key) == (world["day"], f"report-after-{run.run_id}")
     reasons = request.run_config["ops"]["finance_report"]["config"]["failure_reasons"]
     assert any("charges_gx_suite" in reason for reason in reasons), reasons
+
+
+def test_a_charge_line_in_another_currency_is_a_currency_mismatch_not_a_stopped_night(world):
+    """`charge_lines.currency` is any char(3): a RATED line in another currency than the contract's
+    is that shipment's CURRENCY_MISMATCH (LANDSCAPE §5), not a data error that stops the night."""
+    as_of = world["summary"].as_of
+    planted = {key.split(":")[0] for keys in world["summary"].planted.values() for key in keys}
+    with connections(world["urls"]) as conn:
+        delivered = {normalize(ref) for (ref,) in conn["fleet"].execute(
+            "SELECT d.shipment_ref FROM proof_of_delivery p JOIN dispatches d USING (dispatch_id) "
+            "WHERE p.exception_code IS DISTINCT FROM 'REFUSED' AND p.signed_at <= %s", (as_of,))}
+        disputed = {normalize(ref) for (ref,) in conn["billing"].execute(
+            "SELECT shipment_ref FROM disputes WHERE status = 'OPEN'")}
+        charge_id, shipment, amount = next(
+            (charge_id, normalize(ref), amount) for charge_id, ref, amount in conn["billing"].execute(
+                "SELECT charge_id, shipment_ref, amount FROM charge_lines "
+                "WHERE status = 'RATED' AND charge_code = 'BASE' AND rated_at <= %s ORDER BY charge_id", (as_of,))
+            if normalize(ref) in delivered - disputed - planted)
+        conn["billing"].execute("UPDATE charge_lines SET currency = 'CHF' WHERE charge_id = %s", (charge_id,))
+    result = nightly(world["day"])
+    assert result.exit_code == 0, result.output
+    warehouse = world["urls"]["warehouse"]
+    assert query(warehouse, "SELECT passed, offending_count FROM ops.check_results "
+                            "WHERE asset = 'charges' AND check_name = 'gx_suite'") == [(True, 0)]
+    found = exception_keys(world["reports"] / world["day"] / "reconciliation_exceptions.csv")
+    expected = {kind: set(keys) for kind, keys in world["summary"].planted.items() if keys}
+    expected.setdefault("CURRENCY_MISMATCH", set()).add(shipment)
+    assert found == expected  # the planted anomalies and this one, nothing else
+    [(contract_currency, actual, at_risk, currency)] = query(
+        warehouse, "SELECT expected, actual, amount_at_risk, currency FROM reconciliation.reconciliation_exceptions "
+                   "WHERE exception_type = 'CURRENCY_MISMATCH' AND shipment_id = %(s)s", {"s": shipment})
+    assert (actual, at_risk, currency) == ("CHF", amount, "CHF") and contract_currency != "CHF"
+    [(ready, held)] = query(warehouse, "SELECT ready, open_exceptions FROM reconciliation.invoice_readiness "
+                                       "WHERE run_date = %(d)s AND shipment_id = %(s)s",
+                            {"d": world["day"], "s": shipment})
+    assert (ready, held) == (False, ["CURRENCY_MISMATCH"])  # held by the mismatch alone
+    postings = assert_every_ready_shipment_invoiced_once(world)
+    assert shipment not in {p[1] for p in postings} and len(postings) > 300
 
 
 def _wait_for_blocked_writer(url: str, table: str, process: subprocess.Popen, timeout: float = 240) -> None:
