@@ -272,6 +272,17 @@ def test_a_row_missing_the_field_a_dead_letter_reason_names_is_still_kept(synced
         ("unknown WMS site NULL: no zone for its local times",)]
 
 
+def test_a_load_at_a_site_whose_time_zone_is_not_recognised_is_a_dead_letter_and_the_others_refresh(synced):
+    """Site ZZZ's zone is `Europe/Nowhere`: its load cannot be placed in time; it alone is kept aside."""
+    run_sql(synced["wms"], "INSERT INTO loads VALUES ('L000300', 'so0000002', 'ZZZ', 'D5', 'LOADED', "
+                           "'2026-10-01 12:00', '2026-10-01 12:00'); UPDATE loads SET dock_door = 'D9' WHERE load_id = 'L000001'")
+    assert capture().success
+    wh = synced["warehouse"]
+    assert query(wh, "SELECT reason FROM ops.dead_letters WHERE source_pk = 'L000300' AND resolved_at IS NULL") == [
+        ("WMS site ZZZ: time zone 'Europe/Nowhere' not recognised",)]
+    assert query(wh, "SELECT load_id, dock_door FROM canonical.loads ORDER BY 1") == [("L000001", "D9"), ("L000099", "D2")]
+
+
 def test_released_comes_from_the_status_history(synced):
     """Seen SHIPPED first: no RELEASED time is invented; an order seen at RELEASED gets that moment."""
     run_sql(

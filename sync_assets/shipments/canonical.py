@@ -40,6 +40,10 @@ def _payload_rule(table: str, landing: str, key: tuple[str, str], reason_sql: st
 
 
 _UNKNOWN_SITE = "NOT EXISTS (SELECT 1 FROM landing.raw_wms_sites s WHERE s._operation <> 'delete' AND s.site_code = r.site_code)"
+#: A site whose zone PostgreSQL does not know: its local times cannot be converted either.
+_ZONE_KNOWN = "s.timezone IN (SELECT name FROM pg_timezone_names)"
+_UNKNOWN_ZONE = (f"EXISTS (SELECT 1 FROM landing.raw_wms_sites s WHERE s._operation <> 'delete' AND s.site_code = r.site_code "
+                 f"AND NOT {_ZONE_KNOWN})")
 _UNKNOWN_DISPATCH = (
     "NOT EXISTS (SELECT 1 FROM landing.raw_fleet_dispatches d WHERE d._operation <> 'delete' AND d.dispatch_id = r.dispatch_id)"
 )
@@ -97,13 +101,13 @@ LOADS = CanonicalTable(
         is_orphan bool,
         correlation_id text
     """,
-    select="""
+    select=f"""
         SELECT l.load_id, canonical.shipment_id(l.ext_order_ref), s.site_code, s.erp_location_id, l.dock_door,
                upper(btrim(l.status)), canonical.local_to_utc(l.load_completed_at, s.timezone),
                canonical.local_to_utc(l.updated_at, s.timezone),
                sh.shipment_id IS NULL, sh.correlation_id
         FROM landing.raw_wms_loads l
-        JOIN landing.raw_wms_sites s ON s.site_code = l.site_code AND s._operation <> 'delete'
+        JOIN landing.raw_wms_sites s ON s.site_code = l.site_code AND s._operation <> 'delete' AND {_ZONE_KNOWN}
         LEFT JOIN canonical.shipments sh ON sh.shipment_id = canonical.shipment_id(l.ext_order_ref)
         WHERE l._operation <> 'delete' AND IN_SCOPE[canonical.shipment_id(l.ext_order_ref)]
     """,
@@ -113,6 +117,9 @@ LOADS = CanonicalTable(
     description="WMS loads with the shipment they carry and their times in UTC (site zone applied).",
     dead_letters=(
         _payload_rule("wms.loads", "raw_wms_loads", ("load_id", "text"), "'unknown WMS site ' || coalesce(r.site_code, 'NULL') || ': no zone for its local times'", _UNKNOWN_SITE),
+        _payload_rule("wms.loads", "raw_wms_loads", ("load_id", "text"),
+                      "'WMS site ' || r.site_code || ': time zone ' || (SELECT quote_literal(s.timezone) FROM landing.raw_wms_sites s "
+                      "WHERE s._operation <> 'delete' AND s.site_code = r.site_code) || ' not recognised'", _UNKNOWN_ZONE),
     ),
 )
 
