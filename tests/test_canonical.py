@@ -283,6 +283,20 @@ def test_a_load_at_a_site_whose_time_zone_is_not_recognised_is_a_dead_letter_and
     assert query(wh, "SELECT load_id, dock_door FROM canonical.loads ORDER BY 1") == [("L000001", "D9"), ("L000099", "D2")]
 
 
+def test_arrived_is_at_the_ship_to_geofence_reconciliation_measures_dwell_at(synced):
+    """A second geofence at the ship-to: ARRIVED stays at the one canonical.locations names (the
+    lowest id), where reconciliation measures dwell and detention, and does not move to an
+    earlier ENTER at the other."""
+    run_sql(synced["fleet"], "INSERT INTO geofences VALUES ('GF-CS-000001-01-B', 'CS-000001-01', 32.8, -83.6, 400); "
+                             "INSERT INTO telematics_events VALUES (9, 'ev-enter-b', 'D0000001', 'GEOFENCE_ENTER', "
+                             "'GF-CS-000001-01-B', '2026-10-01T16:30Z', '2026-10-01T16:30:02Z', NULL)")
+    assert capture().success
+    wh = synced["warehouse"]
+    assert query(wh, "SELECT geofence_id FROM canonical.locations WHERE location_id = 'CS-000001-01'") == [("GF-CS-000001-01",)]
+    assert query(wh, "SELECT to_char(occurred_at AT TIME ZONE 'UTC', 'HH24:MI'), source_ref FROM canonical.shipment_milestones "
+                     "WHERE shipment_id = 'SO-0000001' AND milestone = 'ARRIVED'") == [("16:55", "fleet:telematics_events:ev-enter-1")]
+
+
 def test_released_comes_from_the_status_history(synced):
     """Seen SHIPPED first: no RELEASED time is invented; an order seen at RELEASED gets that moment."""
     run_sql(

@@ -259,8 +259,9 @@ MILESTONES = CanonicalTable(
                    'fleet:telematics_events:' || e.event_uid
             FROM canonical.vehicle_events e
             JOIN canonical.shipments s ON s.shipment_id = e.shipment_id
-            JOIN landing.raw_fleet_geofences g ON g._operation <> 'delete' AND g.geofence_id = e.geofence_id
-                 AND upper(btrim(g.location_ref)) = s.ship_to
+            -- The ship-to's geofence as canonical.locations names it (the lowest id, where a site has
+            -- several): the one reconciliation measures dwell and detention at.
+            JOIN canonical.locations l ON l.location_id = s.ship_to AND l.geofence_id = e.geofence_id
             WHERE e.event_type = 'GEOFENCE_ENTER' AND IN_SCOPE[e.shipment_id]
             ORDER BY e.shipment_id, e.occurred_at, e.event_uid)
             UNION ALL
@@ -307,7 +308,7 @@ MILESTONES = CanonicalTable(
         FROM everything m JOIN canonical.shipments s ON s.shipment_id = m.shipment_id
     """,
     landing=("shipments", "loads", "vehicle_events", "proofs_of_delivery", "raw_erp_sales_orders", "raw_edi_status_events",
-             "raw_fleet_geofences", "locations"),
+             "locations"),
     scope_inputs=("shipments", "loads", "vehicle_events", "proofs_of_delivery"),
     indexes=(
         ("landing", "raw_edi_status_events", "canonical.shipment_id(shipment_ref)"),

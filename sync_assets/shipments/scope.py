@@ -96,6 +96,8 @@ COLLECTORS = (
     # master data that every shipment's rows depend on: a change means a full refresh
     Collector(("landing.raw_wms_sites",), "SELECT 1 FROM landing.raw_wms_sites r WHERE r._xid >= %(since)s", True),
     Collector(("landing.raw_fleet_geofences",), "SELECT 1 FROM landing.raw_fleet_geofences r WHERE r._xid >= %(since)s", True),
+    # ERP locations: the ship-to's geofence (canonical.locations) and the zone of a carrier's local times
+    Collector(("landing.raw_erp_locations",), "SELECT 1 FROM landing.raw_erp_locations r WHERE r._xid >= %(since)s", True),
 )
 
 
