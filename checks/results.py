@@ -26,6 +26,10 @@ CREATE TABLE IF NOT EXISTS ops.check_results (
 #: What the check validated (a canonical table's version and the suite's fingerprint), when known;
 #: added to tables an earlier Waybill created.
 VALIDATED_COLUMN = "ALTER TABLE ops.check_results ADD COLUMN IF NOT EXISTS validated text"
+#: Checks an earlier Waybill had: their last result would otherwise show in every report.
+RETIRED_CHECKS = (
+    ("shipment_milestones", "carrier_milestones_in_order"),  # now part of milestones_in_order, a warning
+)
 
 
 def _ensure_table(conn) -> None:
@@ -34,6 +38,9 @@ def _ensure_table(conn) -> None:
         "SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'ops.check_results'::regclass AND attname = 'validated')"
     ).scalar():
         conn.exec_driver_sql(VALIDATED_COLUMN)  # locks the table: only once
+    for asset, check in RETIRED_CHECKS:
+        conn.execute(sa.text("DELETE FROM ops.check_results WHERE asset = :asset AND check_name = :check"),
+                     {"asset": asset, "check": check})
 
 
 def offending_result(offending: list, *, asset: str | None = None, check: str | None = None,

@@ -18,6 +18,7 @@ from click.testing import CliRunner
 from conftest import SYSTEM_PG_URL, connections, query, scratch_databases, system_pg_available
 from test_sandbox_rules import normalize, violations
 
+from checks.results import DDL as RESULTS_DDL
 from resources.databases import dispose_engines, engine_for, resolve_url
 from resources.sources import SourceDatabase
 from resources.warehouse import Warehouse
@@ -177,9 +178,11 @@ def test_a_failing_blocking_check_posts_no_invoice_and_the_report_says_why(world
     assert any("charges_gx_suite" in reason for reason in reasons), reasons
 
 
-def test_a_charge_line_in_another_currency_is_a_currency_mismatch_not_a_stopped_night(world):
+def test_one_shipments_odd_data_is_reported_for_it_not_a_stopped_night(world):
     """`charge_lines.currency` is any char(3): a RATED line in another currency than the contract's
-    is that shipment's CURRENCY_MISMATCH (LANDSCAPE §5), not a data error that stops the night."""
+    is that shipment's CURRENCY_MISMATCH (LANDSCAPE §5), not a data error that stops the night. A
+    truck whose device clock puts its departure before the order was placed is a warning naming
+    the shipment, which is still invoiced: no money rule depends on the milestones' order."""
     as_of = world["summary"].as_of
     planted = {key.split(":")[0] for keys in world["summary"].planted.values() for key in keys}
     with connections(world["urls"]) as conn:
@@ -188,12 +191,23 @@ def test_a_charge_line_in_another_currency_is_a_currency_mismatch_not_a_stopped_
             "WHERE p.exception_code IS DISTINCT FROM 'REFUSED' AND p.signed_at <= %s", (as_of,))}
         disputed = {normalize(ref) for (ref,) in conn["billing"].execute(
             "SELECT shipment_ref FROM disputes WHERE status = 'OPEN'")}
-        charge_id, shipment, amount = next(
+        (charge_id, shipment, amount), (_, skewed, _) = [
             (charge_id, normalize(ref), amount) for charge_id, ref, amount in conn["billing"].execute(
                 "SELECT charge_id, shipment_ref, amount FROM charge_lines "
                 "WHERE status = 'RATED' AND charge_code = 'BASE' AND rated_at <= %s ORDER BY charge_id", (as_of,))
-            if normalize(ref) in delivered - disputed - planted)
+            if normalize(ref) in delivered - disputed - planted][:2]
+        skewed_dispatches = [d for d, ref in conn["fleet"].execute("SELECT dispatch_id, shipment_ref FROM dispatches")
+                             if normalize(ref) == skewed]
+        departures = conn["fleet"].execute(
+            "UPDATE telematics_events SET occurred_at = occurred_at - interval '60 days' "
+            "WHERE event_type = 'DEPARTED' AND dispatch_id = ANY(%s)", (skewed_dispatches,)).rowcount
+        assert departures >= 1
         conn["billing"].execute("UPDATE charge_lines SET currency = 'CHF' WHERE charge_id = %s", (charge_id,))
+    with psycopg.connect(world["urls"]["warehouse"], autocommit=True) as conn:  # a check an earlier Waybill had
+        conn.execute(RESULTS_DDL)
+        conn.execute("INSERT INTO ops.check_results (asset, check_name, passed, blocking, severity, offending_count, "
+                     "offending_sample, description) VALUES ('shipment_milestones', 'carrier_milestones_in_order', "
+                     "false, false, 'WARN', 1, 'SO-RETIRED', 'a check this Waybill no longer has')")
     result = nightly(world["day"])
     assert result.exit_code == 0, result.output
     warehouse = world["urls"]["warehouse"]
@@ -213,6 +227,13 @@ def test_a_charge_line_in_another_currency_is_a_currency_mismatch_not_a_stopped_
     assert (ready, held) == (False, ["CURRENCY_MISMATCH"])  # held by the mismatch alone
     postings = assert_every_ready_shipment_invoiced_once(world)
     assert shipment not in {p[1] for p in postings} and len(postings) > 300
+    assert skewed in {p[1] for p in postings}
+    [(passed, blocking, sample)] = query(warehouse, "SELECT passed, blocking, offending_sample FROM ops.check_results "
+                                                    "WHERE check_name = 'milestones_in_order'")
+    assert (passed, blocking) == (False, False) and skewed in sample.split(", ")
+    report = (world["reports"] / world["day"] / "report.html").read_text()
+    assert "milestones_in_order" in report and skewed in report
+    assert "carrier_milestones_in_order" not in report and "SO-RETIRED" not in report
 
 
 def _wait_for_blocked_writer(url: str, table: str, process: subprocess.Popen, timeout: float = 240) -> None:

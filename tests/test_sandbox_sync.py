@@ -13,13 +13,13 @@ from sync_assets.sandbox import build, tick
 from sync_assets.shipments.canonical import OPERATIONAL
 
 
-def capture(may_fail: frozenset[str] = frozenset()) -> None:
-    """One change-capture run; every step succeeds except possibly those in `may_fail`."""
+def capture() -> None:
+    """One change-capture run; every step succeeds."""
     result = defs.resolve_job_def("change_capture").execute_in_process(
         instance=dg.DagsterInstance.ephemeral(), raise_on_error=False
     )
     failed = {e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"}
-    assert failed <= may_fail, failed
+    assert not failed, failed
 
 
 def source_rows(url: str, table) -> list[tuple]:
@@ -76,9 +76,7 @@ def test_ticks_reach_landing_exactly(landscape_env, tmp_path, monkeypatch, mode)
         tick(engines, edi_inbox=inbox, progress=lambda _: None)
         capture()
     move_references(landscape_env)
-    # the re-pointed dispatch's events may now precede its new order's earlier milestones: the
-    # milestone-order check is right to fail; every canonical table is refreshed regardless
-    capture(may_fail=frozenset({"shipment_milestones_milestones_in_order"}))
+    capture()
     assert differences_from_full_refresh(landscape_env["warehouse"]) == {
         t.name: (0, 0) for t in OPERATIONAL if t.scope_inputs is not None
     }
