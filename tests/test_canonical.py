@@ -431,6 +431,26 @@ def test_carrier_214_local_times_take_the_zone_of_the_events_place_and_a_refused
         ("ORDERED", "08:30", "erp"), ("DEPARTED", "13:30", "edi"), ("ARRIVED", "17:00", "edi")]
 
 
+def test_a_carrier_214_naming_the_order_in_b10_01_fills_its_milestones(synced):
+    """B10-02 is the shipper's reference by the standard; a carrier that puts the order number in
+    B10-01 and its own in B10-02 still fills the order's milestones. The order arrives after the
+    message, as EDI often does."""
+    run_sql(synced["warehouse"], "INSERT INTO landing.raw_edi_status_events (file_sha256, set_no, event_no, file_name, "
+            "control_number, shipment_ref, carrier_ref, status_code, occurred_at, milestone) VALUES "
+            "('f00d', 1, 1, '214_B10.edi', '0001', 'PRO-4471', 'so0000003', 'AF', '2026-10-02T10:00Z', 'DEPARTED'), "
+            "('f00d', 1, 2, '214_B10.edi', '0001', 'SO0000002', 'SO-0000001', 'X1', '2026-10-01T18:00Z', 'ARRIVED')")
+    assert capture().success
+    assert query(synced["warehouse"], "SELECT count(*) FROM canonical.shipment_milestones WHERE source = 'edi'") == [(1,)]
+    run_sql(synced["erp"], "INSERT INTO sales_orders VALUES ('SO-0000003', 'C000001', 'WH-ATL', 'CS-000001-01', NULL, "
+                           "'SHIPPED', '2026-10-02T08:00Z', '2026-10-02T08:00Z')")
+    assert capture().success
+    assert query(synced["warehouse"], "SELECT shipment_id, milestone, to_char(occurred_at AT TIME ZONE 'UTC', 'HH24:MI'), "
+                                      "source_ref FROM canonical.shipment_milestones WHERE source = 'edi' ORDER BY 1") == [
+        ("SO-0000002", "ARRIVED", "18:00", "edi:214_B10.edi:SO0000002"),  # B10-02 names an order: it wins
+        ("SO-0000003", "DEPARTED", "10:00", "edi:214_B10.edi:PRO-4471"),
+    ]
+
+
 def test_indexes_an_earlier_version_wrote_on_every_order_are_dropped(synced):
     """A warehouse from before shipments took the ERP order_id as it is still has an expression
     index on every order and order-history write, and a second index on the shipments' key."""

@@ -197,3 +197,17 @@ def test_an_open_dispute_holds_the_invoice_and_unbilled_delivery_is_expected_bas
     _, exceptions, readiness = reconcile(warehouse)
     assert exceptions == {"UNBILLED_DELIVERY": [(SHIPMENT, "11.26", None, "11.26")]}
     assert readiness[SHIPMENT] == (False, "no RATED BASE line; 1 open dispute(s); open exception(s): UNBILLED_DELIVERY")
+
+
+def test_a_carrier_message_is_an_orphan_only_when_neither_b10_reference_names_an_order(warehouse):
+    one_delivery(warehouse)
+    charge(warehouse, "CH1", "BASE", "10.01")
+    charge(warehouse, "CH2", "FUEL", "1.25")
+    for file_name, shipment_ref, carrier_ref in (("a.edi", "so0000001", "PRO-1"), ("b.edi", "BOL-9", "so-0000001 "),
+                                                 ("c.edi", "BOL-7", "PRO-2")):
+        warehouse.execute(
+            "INSERT INTO landing.raw_edi_status_events (file_sha256, set_no, event_no, file_name, control_number, "
+            "shipment_ref, carrier_ref, status_code) VALUES (%s, 1, 1, %s, '0001', %s, %s, 'X1')",
+            (file_name, file_name, shipment_ref, carrier_ref))
+    _, exceptions, _ = reconcile(warehouse)
+    assert exceptions == {"ORPHAN_RECORD": [("edi:c.edi:BOL-7", None, "edi:c.edi:BOL-7", None)]}

@@ -5,8 +5,10 @@ Choices, each checked against tests/fixtures/edi:
   B10-02 is the Shipment Identification Number, which is the shipper's reference. In the EDI.Net
   chain, B10-02 = 75027674 is the load id that the shipper's 204 tendered (B2-04) and that the
   carrier's 210 bills (B3-03), while B10-01 = 1751807 is the carrier's. So `shipment_ref` is
-  B10-02, falling back to B10-01 when B10-02 is empty. `carrier_ref` keeps B10-01, and
-  ORPHAN_RECORD uses `shipment_ref` (`edi:<file>:<B10 ref>`).
+  B10-02, falling back to B10-01 when B10-02 is empty. `carrier_ref` keeps B10-01. Some carriers
+  put the shipper's order number in B10-01 and their own in B10-02, so the canonical model takes
+  the order B10-02 names, else the one B10-01 names; a message naming none in either is an
+  ORPHAN_RECORD keyed by `shipment_ref` (`edi:<file>:<B10 ref>`).
 - 210 shipment reference. B3-03 (Shipment Identification Number, the same load id) is used.
   UPS leaves it empty, because one UPS invoice covers many parcels. Then it is None.
 - Money. L1-04, L3-05 and B3-07 are X12 type N2: two implied decimals, so "-44949" is -449.49.

@@ -316,9 +316,10 @@ RULES = (
             FROM canonical.charges WHERE is_orphan AND rated_at <= %(as_of)s
             UNION ALL
             SELECT 'edi:' || file_name || ':' || shipment_ref, NULL, NULL
-            FROM landing.raw_edi_status_events e
+            FROM landing.raw_edi_status_events e  -- neither B10-02 nor B10-01 names an order
             WHERE shipment_ref IS NOT NULL AND NOT EXISTS (
-                SELECT 1 FROM canonical.shipments s WHERE s.shipment_id = canonical.shipment_id(e.shipment_ref))
+                SELECT 1 FROM canonical.shipments s
+                WHERE s.shipment_id IN (canonical.shipment_id(e.shipment_ref), canonical.shipment_id(e.carrier_ref)))
             UNION ALL
             SELECT 'edi:' || file_name || ':' || shipment_ref, NULL, NULL
             FROM canonical.carrier_charges WHERE is_orphan AND shipment_ref IS NOT NULL

@@ -277,22 +277,26 @@ MILESTONES = CanonicalTable(
             FROM invoicing.invoices WHERE IN_SCOPE[shipment_id])
                     ),
         edi_events AS (
+            -- The order is the one B10-02 names, else the one B10-01 names (sync_assets/edi/messages.py).
             -- A local time (AT7-07 `LT`, or no code) is the event's place's: the order's ship-from
             -- for pick-up events, its ship-to for the others (ERP locations.timezone).
-            SELECT canonical.shipment_id(e.shipment_ref) AS shipment_id, e.milestone,
+            SELECT s.shipment_id, e.milestone,
                    coalesce(e.occurred_at, canonical.local_to_utc(e.local_time, z.name)) AS occurred_at,
                    e.file_name, e.shipment_ref
             FROM landing.raw_edi_status_events e
-            LEFT JOIN canonical.shipments s ON s.shipment_id = canonical.shipment_id(e.shipment_ref)
+            LEFT JOIN canonical.shipments b2 ON b2.shipment_id = canonical.shipment_id(e.shipment_ref)
+            LEFT JOIN canonical.shipments b1 ON b1.shipment_id = canonical.shipment_id(e.carrier_ref)
+            JOIN canonical.shipments s ON s.shipment_id = coalesce(b2.shipment_id, b1.shipment_id)
             LEFT JOIN canonical.locations l
                    ON l.location_id = CASE WHEN e.milestone IN ('LOADED', 'DEPARTED') THEN s.ship_from ELSE s.ship_to END
             LEFT JOIN pg_timezone_names z ON z.name = l.timezone
-            WHERE e.milestone IS NOT NULL AND IN_SCOPE[canonical.shipment_id(e.shipment_ref)]
+            WHERE e.milestone IS NOT NULL
+              AND (IN_SCOPE[canonical.shipment_id(e.shipment_ref)] OR IN_SCOPE[canonical.shipment_id(e.carrier_ref)])
         ),
         edi AS (
             SELECT DISTINCT ON (shipment_id, milestone)
                    shipment_id, milestone, occurred_at, 'edi' AS source, 'edi:' || file_name || ':' || shipment_ref AS source_ref
-            FROM edi_events WHERE occurred_at IS NOT NULL
+            FROM edi_events WHERE occurred_at IS NOT NULL AND IN_SCOPE[shipment_id]
             ORDER BY shipment_id, milestone, occurred_at, file_name, shipment_ref
         ),
         everything AS (
@@ -312,6 +316,7 @@ MILESTONES = CanonicalTable(
     scope_inputs=("shipments", "loads", "vehicle_events", "proofs_of_delivery"),
     indexes=(
         ("landing", "raw_edi_status_events", "canonical.shipment_id(shipment_ref)"),
+        ("landing", "raw_edi_status_events", "canonical.shipment_id(carrier_ref)"),
         ("landing", "raw_edi_status_events", "_xid"),
         ("reconciliation", "invoice_readiness", "shipment_id"),
     ),

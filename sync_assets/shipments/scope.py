@@ -91,8 +91,9 @@ COLLECTORS = (
     *_moved("raw_fleet_proof_of_delivery", "pod_id", _DISPATCH_SHIPMENT, "proofs_of_delivery"),
     *_moved("raw_billing_charge_lines", "charge_id", "canonical.shipment_id(r.shipment_ref)", "charges"),
     *_moved("raw_billing_disputes", "dispute_id", "canonical.shipment_id(r.shipment_ref)", "disputes"),
-    Collector(("landing.raw_edi_status_events",),
-              "SELECT canonical.shipment_id(r.shipment_ref) FROM landing.raw_edi_status_events r WHERE r._xid >= %(since)s"),
+    Collector(("landing.raw_edi_status_events",),  # either B10 reference may name the order
+              "SELECT canonical.shipment_id(ref) FROM landing.raw_edi_status_events r, "
+              "unnest(ARRAY[r.shipment_ref, r.carrier_ref]) ref WHERE r._xid >= %(since)s AND ref IS NOT NULL"),
     # master data that every shipment's rows depend on: a change means a full refresh
     Collector(("landing.raw_wms_sites",), "SELECT 1 FROM landing.raw_wms_sites r WHERE r._xid >= %(since)s", True),
     Collector(("landing.raw_fleet_geofences",), "SELECT 1 FROM landing.raw_fleet_geofences r WHERE r._xid >= %(since)s", True),
