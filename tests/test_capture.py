@@ -617,6 +617,27 @@ def test_a_look_that_finds_nothing_captured_moves_the_slot_past_other_writes(lan
     assert poll("erp").changes == 1
 
 
+@pytest.mark.parametrize("look", ["poll", "sensor"])
+def test_looks_that_find_nothing_move_the_slots_restart_point_past_other_writes(landscape, monkeypatch, look):
+    """Every peek and advance decodes from the slot's restart point, which only a record of the
+    running transactions moves (the server writes one every 15 s of activity). After a large
+    write elsewhere on the server, the looks have one written, so later looks do not decode
+    that write again. Two looks: the server's own record may be the slot's candidate at the first."""
+    monkeypatch.setenv("WAYBILL_CAPTURE_ERP", "log")
+    erp = landscape["erp"]
+    poll("erp")
+    run_sql(landscape["fleet"], "CREATE TABLE scratch AS SELECT g, repeat('x', 100) AS pad FROM generate_series(1, 5000) g")
+    [(written,)] = query(erp, "SELECT pg_current_wal_flush_lsn()")
+    for _ in range(2):
+        if look == "sensor":
+            assert pending_changes(Warehouse(), SourceDatabase(system="erp")) is None
+        else:
+            assert poll("erp").transactions == 0
+    [(restart_behind_write,)] = query(erp, f"SELECT pg_wal_lsn_diff('{written}', restart_lsn) FROM pg_replication_slots "
+                                           "WHERE database = current_database()")
+    assert restart_behind_write <= 0, restart_behind_write  # the restart point is past the write
+
+
 def test_a_look_stops_reading_lines_of_other_tables_at_its_bound_and_says_yes(landscape, monkeypatch):
     """A transaction that began before the slot's position comes whole however little WAL is
     waiting: past WHOLE_TEST_LINES lines of tables it does not capture, the look stops and

@@ -81,6 +81,9 @@ WHOLE_TEST_LINES = 10_000
 #: Enough of a row change's line for its header (`table <schema>.<table>: <op>: `, names of up to
 #: 63 bytes, quoted); TRUNCATE lines, which list every table they emptied, come whole.
 _HEADER_CHARS = 300
+#: How far behind the flushed end a slot's restart point may be before a look that finds nothing
+#: has the server log its running transactions, so that the slot restarts nearer (has_changes).
+RESTART_TEST_BYTES = 64 << 10
 #: A new slot takes the first plugin the server will load: wal2json where installed (and allowed).
 PREFERENCE = (wal2json.PLUGIN, test_decoding.PLUGIN)
 
@@ -109,6 +112,7 @@ class SlotState(NamedTuple):
     #: The server has removed WAL the slot still needed (max_slot_wal_keep_size): it can never be
     #: read again (PostgreSQL: invalidated, wal_status 'lost').
     lost: bool
+    restart: str | None = None  # where decoding the slot starts (every peek and advance reads from here)
 
 
 class LogReader:
@@ -169,14 +173,15 @@ class LogReader:
         row = self.conn.execute(
             sa.text(
                 "SELECT s.active_pid, pg_current_wal_flush_lsn()::text, s.confirmed_flush_lsn::text, s.plugin, "
-                "s.wal_status FROM (SELECT 1) one "
+                "s.wal_status, s.restart_lsn::text FROM (SELECT 1) one "
                 "LEFT JOIN pg_replication_slots s ON s.slot_name = :s AND s.database = current_database()"
             ),
             {"s": self.slot},
         ).one()
         if row[3] in DECODERS:
             self.decoder = DECODERS[row[3]]
-        return SlotState(exists=row[3] is not None, active_pid=row[0], end=row[1], confirmed=row[2], lost=row[4] == "lost")
+        return SlotState(exists=row[3] is not None, active_pid=row[0], end=row[1], confirmed=row[2], lost=row[4] == "lost",
+                         restart=row[5])
 
     def wait_until_free(self, timeout_s: float = 60.0) -> None:
         """Wait while another backend still holds the slot.
@@ -201,12 +206,22 @@ class LogReader:
         WHOLE_TEST_BYTES and WHOLE_TEST_LINES; past them, any transaction of this database
         answers yes.
 
-        `advance_if_none`: when nothing is waiting, move the slot to `slot.end`, on the same
+        `advance_if_none`: when nothing is waiting, move the slot to the end, on the same
         connection, so the next test does not decode the same WAL (other databases' writes,
         other tables') again, and the source server need not keep it. Only for a caller holding
-        the poll lock, as nothing else may move the slot."""
+        the poll lock, as nothing else may move the slot. Moving the slot's position does not
+        move where its decoding restarts, which only a record of the running transactions
+        does (log_running_transactions); the server writes one by itself only every 15 s of
+        activity or at a checkpoint. So where the restart point is more than RESTART_TEST_BYTES
+        behind, the test first has one written and reads up to it, and the advance moves the
+        restart point there: the next test decodes only what was written since. Without it,
+        one `CREATE TABLE` in another database (94 kB of WAL) made every idle poll after it
+        decode that WAL twice, 5-10 ms a poll, until the server's own record."""
         if slot.confirmed is not None and lsn_value(slot.end) <= lsn_value(slot.confirmed):
             return False
+        if advance_if_none and slot.restart and lsn_value(slot.end) - lsn_value(slot.restart) > RESTART_TEST_BYTES:
+            if self.log_running_transactions():
+                slot = slot._replace(end=self.current_lsn())
         peek = "FROM pg_logical_slot_peek_changes(:s, CAST(:upto AS pg_lsn), CAST(:n AS int), VARIADIC CAST(:o AS text[]))"
         params = {"s": self.slot, "upto": slot.end, "o": list(self.decoder.options(self.tables, False))}
         tables_changed = self.decoder.tables_changed
@@ -228,7 +243,7 @@ class LogReader:
                 self._advance(conn, slot.end)
             return waiting
 
-    def log_running_transactions(self) -> None:
+    def log_running_transactions(self) -> bool:
         """Have the server write which transactions are running now into the WAL, so that the
         slot's restart point can move up to it. Where the server refuses (_NO_SNAPSHOT_LOGGING:
         the function is PostgreSQL 16+, for superusers and roles granted EXECUTE on it), the
@@ -242,7 +257,7 @@ class LogReader:
         restart point up to it. If the server logged a record of its own in that range first, the
         slot holds that one as its single restart candidate and ignores ours until the advance
         applies it; the next poll that decodes then applies ours at once, as it lies before the
-        slot's confirmed position."""
+        slot's confirmed position. Returns whether the server wrote the record."""
         try:
             # The transaction id makes the autocommit's commit flush the WAL: a poll reads only
             # flushed WAL (`current_lsn`), and the record must be in what it reads.
@@ -250,6 +265,8 @@ class LogReader:
         except sa.exc.DBAPIError as error:
             if not isinstance(error.orig, _NO_SNAPSHOT_LOGGING):
                 raise
+            return False
+        return True
 
     def current_lsn(self) -> str:
         """The end of the flushed WAL: what a peek can read now. A poll reads up to here and then

@@ -222,7 +222,7 @@ def poll_log(warehouse: Warehouse, session: sa.Connection, source: SourceDatabas
         reader = LogReader(engine, src, system, by_name)
         result = PollResult(system, "log", None)
         slot = reader.state()
-        exists, active_pid, end, confirmed, lost = slot
+        exists, active_pid, end, confirmed, lost, _ = slot
         result.decoder = reader.decoder.plugin
         if exists and lost:
             # The server removed WAL the slot still needed (max_slot_wal_keep_size): the changes
