@@ -43,7 +43,7 @@ def pending_log(source: SourceDatabase) -> str | None:
         # With nothing of ours waiting, the slot moves on as an idle poll's does (the caller
         # holds the poll lock): else a quiet source on a busy server would have every look decode
         # ever more of the others' WAL, which the server would keep until the next run.
-        return f"after {slot.confirmed}" if reader.has_changes(slot, advance_if_none=True) else None
+        return f"after {slot.confirmed}" if reader.has_changes(slot) else None
 
 
 def pending_cursor(warehouse: Warehouse, session: sa.Connection, source: SourceDatabase) -> str | None:
