@@ -593,6 +593,21 @@ def test_a_cursor_poll_skips_a_quiet_source_and_never_a_commit_it_has_not_read(l
     assert reads == []
 
 
+def look_finds_nothing(look: str) -> None:
+    """The sensor's look, or an idle poll, at the ERP finds nothing captured waiting."""
+    if look == "sensor":
+        assert pending_changes(Warehouse(), SourceDatabase(system="erp")) is None
+    else:
+        assert poll("erp").transactions == 0
+
+
+def slot_behind(url: str, lsn: str, position: str) -> int:
+    """How far the database's slot's `position` (confirmed_flush_lsn, restart_lsn) is behind `lsn`, in bytes."""
+    [(behind,)] = query(url, f"SELECT pg_wal_lsn_diff('{lsn}', {position}) FROM pg_replication_slots "
+                             "WHERE database = current_database()")
+    return behind
+
+
 @pytest.mark.parametrize("look", ["poll", "sensor"])
 def test_a_look_that_finds_nothing_captured_moves_the_slot_past_other_writes(landscape, monkeypatch, look):
     """Writes to another database on the server and to a table Waybill does not capture:
@@ -606,13 +621,8 @@ def test_a_look_that_finds_nothing_captured_moves_the_slot_past_other_writes(lan
     run_sql(landscape["fleet"], "CREATE TABLE scratch AS SELECT generate_series(1, 1000) g")
     run_sql(erp, "CREATE TABLE scratch (id int PRIMARY KEY); INSERT INTO scratch SELECT generate_series(1, 100)")
     [(end,)] = query(erp, "SELECT pg_current_wal_flush_lsn()")
-    if look == "sensor":
-        assert pending_changes(Warehouse(), SourceDatabase(system="erp")) is None
-    else:
-        assert poll("erp").transactions == 0
-    [(behind,)] = query(erp, f"SELECT pg_wal_lsn_diff('{end}', confirmed_flush_lsn) FROM pg_replication_slots "
-                             "WHERE database = current_database()")
-    assert behind <= 0
+    look_finds_nothing(look)
+    assert slot_behind(erp, end, "confirmed_flush_lsn") <= 0
     run_sql(erp, "INSERT INTO scratch VALUES (101); INSERT INTO sales_orders VALUES ('SO-0000001', 'C000001', "
                  "'WH-ATL', 'CS-000001-01', NULL, 'OPEN', '2026-10-01T08:00Z', '2026-10-01T08:00Z')")
     assert pending_changes(Warehouse(), SourceDatabase(system="erp")).startswith("after ")
@@ -658,13 +668,8 @@ def test_looks_that_find_nothing_move_the_slots_restart_point_past_other_writes(
     run_sql(landscape["fleet"], "CREATE TABLE scratch AS SELECT g, repeat('x', 100) AS pad FROM generate_series(1, 5000) g")
     [(written,)] = query(erp, "SELECT pg_current_wal_flush_lsn()")
     for _ in range(2):
-        if look == "sensor":
-            assert pending_changes(Warehouse(), SourceDatabase(system="erp")) is None
-        else:
-            assert poll("erp").transactions == 0
-    [(restart_behind_write,)] = query(erp, f"SELECT pg_wal_lsn_diff('{written}', restart_lsn) FROM pg_replication_slots "
-                                           "WHERE database = current_database()")
-    assert restart_behind_write <= 0, restart_behind_write  # the restart point is past the write
+        look_finds_nothing(look)
+    assert slot_behind(erp, written, "restart_lsn") <= 0  # the restart point is past the write
 
 
 def test_a_look_stops_reading_lines_of_other_tables_at_its_bound_and_says_yes(landscape, monkeypatch):
